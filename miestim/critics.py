@@ -1,0 +1,154 @@
+"""Critics: networks that score pairs, returning the matrix ``S[i, j] = f(x_i, y_j)``."""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ._validation import check_choice, check_positive_int
+
+__all__ = ["BilinearCritic", "ConcatCritic", "Critic", "SeparableCritic", "make_critic", "mlp"]
+
+_ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def mlp(in_dim: int, out_dim: int, *, hidden: Sequence[int] = (256, 256), activation: str = "relu") -> nn.Sequential:
+    """A multilayer perceptron ``in_dim -> hidden... -> out_dim`` with the named activation."""
+    check_positive_int(in_dim, name="in_dim")
+    check_positive_int(out_dim, name="out_dim")
+    act = _ACTIVATIONS[check_choice(activation, name="activation", choices=_ACTIVATIONS)]
+    layers: list[nn.Module] = []
+    width = in_dim
+    for h in hidden:
+        layers += [nn.Linear(width, check_positive_int(h, name="hidden width")), act()]
+        width = h
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class Critic(nn.Module):
+    """Base class: ``forward(x, y)`` returns the ``(n, n)`` score matrix ``S[i, j] = f(x_i, y_j)``.
+
+    Subclasses may also implement :meth:`pair_scores` for the ``n`` aligned pairs only,
+    which is what a concat critic needs at evaluation time.
+    """
+
+    x_dim: int
+    y_dim: int
+
+    def pair_scores(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Scores of the aligned pairs ``f(x_i, y_i)``, shape ``(n,)``."""
+        return self(x, y).diagonal()
+
+
+class SeparableCritic(Critic):
+    r"""Separable critic :math:`f(x, y) = g(x)^\top h(y)` with MLP embeddings ``g`` and ``h``.
+
+    ``n`` forward passes per side and one ``(n, e) x (e, n)`` product give all ``n^2``
+    scores, so it is the cheapest critic and the default.
+
+    Args:
+        x_dim, y_dim: input dimensions.
+        embed_dim: embedding size ``e`` (default 32).
+        hidden: hidden widths of each MLP (default ``(256, 256)``; depth = its length).
+        activation: ``"relu"`` (default), ``"elu"``, ``"gelu"``, ``"tanh"``, ``"silu"``, ``"leaky_relu"``.
+    """
+
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        embed_dim: int = 32,
+        hidden: Sequence[int] = (256, 256),
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        self.x_dim, self.y_dim = x_dim, y_dim
+        self.g = mlp(x_dim, embed_dim, hidden=hidden, activation=activation)
+        self.h = mlp(y_dim, embed_dim, hidden=hidden, activation=activation)
+
+    def embed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The embeddings ``g(x)`` and ``h(y)``, each ``(n, embed_dim)``."""
+        return self.g(x), self.h(y)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        gx, hy = self.embed(x, y)
+        return gx @ hy.T
+
+    def pair_scores(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        gx, hy = self.embed(x, y)
+        return (gx * hy).sum(dim=1)
+
+
+class ConcatCritic(Critic):
+    r"""Joint critic :math:`f(x, y) = \mathrm{MLP}([x; y])`, evaluated on all ``n^2`` pairs.
+
+    The most flexible critic and the most expensive (``n^2`` forward passes per batch).
+
+    Args:
+        x_dim, y_dim: input dimensions.
+        hidden: hidden widths (default ``(256, 256)``).
+        activation: activation name (default ``"relu"``).
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, *, hidden: Sequence[int] = (256, 256), activation: str = "relu") -> None:
+        super().__init__()
+        self.x_dim, self.y_dim = x_dim, y_dim
+        self.net = mlp(x_dim + y_dim, 1, hidden=hidden, activation=activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        pairs = torch.cat([x.unsqueeze(1).expand(n, n, -1), y.unsqueeze(0).expand(n, n, -1)], dim=2)
+        return self.net(pairs).squeeze(-1)
+
+    def pair_scores(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, y], dim=1)).squeeze(-1)
+
+
+class BilinearCritic(Critic):
+    r"""Bilinear critic :math:`f(x, y) = x^\top W y + b^\top x + c^\top y` (optimal for jointly Gaussian data up to quadratic terms).
+
+    Args:
+        x_dim, y_dim: input dimensions.
+    """
+
+    def __init__(self, x_dim: int, y_dim: int) -> None:
+        super().__init__()
+        self.x_dim, self.y_dim = x_dim, y_dim
+        self.weight = nn.Parameter(torch.zeros(x_dim, y_dim))
+        self.x_bias = nn.Parameter(torch.zeros(x_dim))
+        self.y_bias = nn.Parameter(torch.zeros(y_dim))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return x @ self.weight @ y.T + (x @ self.x_bias).unsqueeze(1) + (y @ self.y_bias).unsqueeze(0)
+
+    def pair_scores(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return ((x @ self.weight) * y).sum(dim=1) + x @ self.x_bias + y @ self.y_bias
+
+
+_CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic, "bilinear": BilinearCritic}
+
+
+def make_critic(critic: str | Critic, x_dim: int, y_dim: int, **kwargs) -> Critic:
+    """Build a critic from its name (``"separable"``, ``"concat"``, ``"bilinear"``) or pass an instance through."""
+    if isinstance(critic, Critic):
+        if kwargs:
+            raise ValueError(f"critic_kwargs {sorted(kwargs)} cannot be applied to an already built critic instance.")
+        return critic
+    if isinstance(critic, nn.Module):
+        raise TypeError(
+            f"critic must be a name in {sorted(_CRITICS)} or a miestim.Critic subclass returning an (n, n) score matrix; "
+            f"got {type(critic).__name__}."
+        )
+    name = check_choice(critic, name="critic", choices=_CRITICS)
+    return _CRITICS[name](x_dim, y_dim, **kwargs)

@@ -1,0 +1,75 @@
+"""Estimators whose bound is a plain function of the scores: DV, NWJ, InfoNCE, JS, SMILE."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from .._validation import check_choice, check_positive_float
+from ..critics import Critic
+from ..functional import dv_lower_bound, infonce_lower_bound, js_lower_bound, nwj_lower_bound, smile_lower_bound
+from .base import MIEstimator
+
+__all__ = ["DV", "InfoNCE", "JS", "NWJ", "SMILE"]
+
+
+class DV(MIEstimator):
+    """Donsker-Varadhan estimator; see :func:`~miestim.functional.dv_lower_bound`."""
+
+    name = "dv"
+
+    def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return dv_lower_bound(scores)
+
+
+class NWJ(MIEstimator):
+    """Nguyen-Wainwright-Jordan estimator; see :func:`~miestim.functional.nwj_lower_bound`."""
+
+    name = "nwj"
+
+    def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nwj_lower_bound(scores)
+
+
+class InfoNCE(MIEstimator):
+    """InfoNCE estimator (never above ``log(batch)``); see :func:`~miestim.functional.infonce_lower_bound`."""
+
+    name = "infonce"
+
+    def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return infonce_lower_bound(scores)
+
+
+class JS(MIEstimator):
+    """Critic trained with the JS f-GAN objective, read out as DV (default) or NWJ; see :func:`~miestim.functional.js_lower_bound`.
+
+    Args:
+        report: ``"dv"`` or ``"nwj"``.
+    """
+
+    name = "js"
+
+    def __init__(self, x_dim: int, y_dim: int, *, report: str = "dv", critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs)
+        self.report = check_choice(report, name="report", choices=("dv", "nwj"))
+
+    def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return js_lower_bound(scores, report=self.report)
+
+
+class SMILE(MIEstimator):
+    """SMILE estimator (JS-trained critic, clipped DV readout); see :func:`~miestim.functional.smile_lower_bound`.
+
+    Args:
+        clip: clipping threshold :math:`\\tau` (default 5).
+    """
+
+    name = "smile"
+
+    def __init__(self, x_dim: int, y_dim: int, *, clip: float = 5.0, critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs)
+        self.clip = check_positive_float(clip, name="clip")
+
+    def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return smile_lower_bound(scores, clip=self.clip)

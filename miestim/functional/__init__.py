@@ -1,0 +1,28 @@
+"""Variational MI bounds as pure functions of a score matrix ``S[i, j] = f(x_i, y_j)``.
+
+Every function takes ``(n, n)`` scores whose diagonal holds the joint pairs and returns
+a scalar tensor in nats. They are numerically stable (log-sum-exp throughout) and finite
+for any finite scores.
+"""
+
+from .dv import dv_lower_bound
+from .infonce import infonce_lower_bound
+from .interpolated import interpolated_lower_bound
+from .js import js_lower_bound, js_objective
+from .mine import mine_lower_bound, update_log_ema
+from .nwj import nwj_lower_bound
+from .smile import smile_lower_bound
+from .tuba import tuba_lower_bound
+
+__all__ = [
+    "dv_lower_bound",
+    "infonce_lower_bound",
+    "interpolated_lower_bound",
+    "js_lower_bound",
+    "js_objective",
+    "mine_lower_bound",
+    "nwj_lower_bound",
+    "smile_lower_bound",
+    "tuba_lower_bound",
+    "update_log_ema",
+]

@@ -1,0 +1,206 @@
+r"""Sampling tasks that carry their own true conditional mutual information I(X;Y|Z).
+
+A CMI task has ``sample(n, seed) -> (x, y, z)`` returning float32 numpy arrays of shapes
+``(n, dim_x)``, ``(n, dim_y)``, ``(n, dim_z)`` and a ``conditional_mutual_information``
+property: the exact I(X;Y|Z) in nats from the closed form on the task's covariance.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_choice, check_positive_float, check_positive_int
+from ._checks import Indices, as_covariance, as_indices, check_disjoint
+from ._closed_form import _cmi
+from ._tasks import _check_sample_args
+
+__all__ = ["GaussianChainTask", "GaussianCMITask"]
+
+
+class GaussianCMITask:
+    r"""X, Y and Z as three blocks of one Gaussian vector :math:`V \sim N(0, \Sigma)`.
+
+    .. math::
+
+        I(X;Y \mid Z) = \tfrac12 \log
+            \frac{\det \Sigma_{XZ} \, \det \Sigma_{YZ}}{\det \Sigma_Z \, \det \Sigma_{XYZ}}
+
+    Args:
+        cov: ``(d, d)`` symmetric positive-definite covariance (numpy array or torch tensor).
+        x_idx: coordinates of V forming X.
+        y_idx: coordinates of V forming Y.
+        z_idx: coordinates of V forming the conditioning block Z (non-empty).
+        name: display name (default ``"gaussian-cmi-{dim_x}x{dim_y}|{dim_z}"``).
+
+    Raises:
+        TypeError, ValueError: as :func:`miestim.gaussian.conditional_mutual_information`;
+            also ValueError for an empty ``z_idx``.
+
+    Example:
+        >>> import numpy as np
+        >>> cov = np.array([[1.0, 0.5, 0.5], [0.5, 1.0, 0.5], [0.5, 0.5, 1.0]])
+        >>> task = GaussianCMITask(cov, [0], [1], [2])
+        >>> x, y, z = task.sample(50, 0)
+        >>> z.shape, round(task.conditional_mutual_information, 4)
+        ((50, 1), 0.0589)
+    """
+
+    def __init__(self, cov: Any, x_idx: Indices, y_idx: Indices, z_idx: Indices, *, name: str | None = None) -> None:
+        full = as_covariance(cov)
+        d = full.shape[0]
+        x = as_indices(x_idx, name="x_idx", dim=d)
+        y = as_indices(y_idx, name="y_idx", dim=d)
+        z = as_indices(z_idx, name="z_idx", dim=d)
+        check_disjoint(x_idx=x, y_idx=y, z_idx=z)
+        self._dims = (len(x), len(y), len(z))
+        joint = x + y + z
+        self._cov = full[np.ix_(joint, joint)]
+        self._cholesky = np.linalg.cholesky(self._cov)
+        self._name = name if name is not None else f"gaussian-cmi-{len(x)}x{len(y)}|{len(z)}"
+
+    @property
+    def dim_x(self) -> int:
+        return self._dims[0]
+
+    @property
+    def dim_y(self) -> int:
+        return self._dims[1]
+
+    @property
+    def dim_z(self) -> int:
+        return self._dims[2]
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def covariance(self) -> np.ndarray:
+        """The covariance of ``[X, Y, Z]`` (a float64 copy)."""
+        return self._cov.copy()
+
+    @property
+    def conditional_mutual_information(self) -> float:
+        """True I(X;Y|Z) in nats."""
+        dx, dy, dz = self._dims
+        x, y, z = tuple(range(dx)), tuple(range(dx, dx + dy)), tuple(range(dx + dy, dx + dy + dz))
+        return _cmi(self._cov, x, y, z)
+
+    def _split(self, joint: np.ndarray, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        dx, dy, _ = self._dims
+        return (
+            joint[:, :dx].astype(dtype),
+            joint[:, dx : dx + dy].astype(dtype),
+            joint[:, dx + dy :].astype(dtype),
+        )
+
+    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``n`` joint samples; returns ``x``, ``y``, ``z`` of shapes ``(n, dim_x|y|z)``."""
+        n, rng, dtype = _check_sample_args(n, seed, dtype)
+        return self._split(rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T, dtype)
+
+    def __repr__(self) -> str:
+        return (
+            f"GaussianCMITask(dim_x={self.dim_x}, dim_y={self.dim_y}, dim_z={self.dim_z}, "
+            f"cmi={self.conditional_mutual_information:.4g})"
+        )
+
+
+_CHAIN_TARGETS = {"x;y|z": ("x", "y", "z"), "x;z|y": ("x", "z", "y"), "y;z|x": ("y", "z", "x")}
+
+
+def _chain_covariance(dim: int, sigma_x: float, sigma_noise: float, sigma_z: float) -> np.ndarray:
+    """Covariance of ``[X, Y, Z]`` for X ~ N(0, sx^2 I), Y = X + N(0, sn^2 I), Z = Y + N(0, sz^2 I)."""
+    vx = sigma_x**2
+    vy = vx + sigma_noise**2
+    vz = vy + sigma_z**2
+    # Cov(X, Y) = Cov(X, Z) = Var X; Cov(Y, Z) = Var Y: each later variable adds independent noise.
+    block = np.array([[vx, vx, vx], [vx, vy, vy], [vx, vy, vz]])
+    return np.kron(block, np.eye(dim))
+
+
+class GaussianChainTask(GaussianCMITask):
+    r"""The Markov chain X -> Y -> Z of Gaussians, for a CMI and its conditional-independence null.
+
+    :math:`X \sim N(0, \sigma_x^2 I_d)`, :math:`Y = X + N(0, \sigma_{noise}^2 I_d)`,
+    :math:`Z = Y + N(0, \sigma_z^2 I_d)`. ``target`` picks the triple returned as
+    ``(x, y, z)`` of the CMI:
+
+    - ``"x;y|z"``: returns (X, Y, Z); I(X;Y|Z) > 0 (1.5185 d nats for the defaults).
+    - ``"x;z|y"``: returns (X, Z, Y); I(X;Z|Y) = 0 (Z is independent of X given Y).
+    - ``"y;z|x"``: returns (Y, Z, X); I(Y;Z|X) > 0.
+
+    The true value is the closed form
+
+    .. math::
+
+        I(A;B \mid C) = \tfrac12 \log
+            \frac{\det \Sigma_{AC} \, \det \Sigma_{BC}}{\det \Sigma_C \, \det \Sigma_{ABC}}
+
+    on the explicit covariance (``Cov(X,Y) = Cov(X,Z) = Var X``, ``Cov(Y,Z) = Var Y``).
+
+    Args:
+        dim: dimension ``d`` of each of X, Y, Z (>= 1).
+        sigma_x: standard deviation of X (default 10.0).
+        sigma_noise: standard deviation of the noise added to X to form Y (default 1.0).
+        sigma_z: standard deviation of the noise added to Y to form Z (default 5.0).
+        target: ``"x;y|z"`` (default), ``"x;z|y"`` or ``"y;z|x"``.
+
+    Raises:
+        TypeError: ``dim`` is not an integer, a sigma is not a real number, or ``target``
+            is not a string.
+        ValueError: ``dim < 1``, a sigma is not finite and > 0, or unknown ``target``.
+
+    Example:
+        >>> round(GaussianChainTask(5).conditional_mutual_information, 3)
+        7.592
+        >>> GaussianChainTask(5, target="x;z|y").conditional_mutual_information
+        0.0
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        *,
+        sigma_x: float = 10.0,
+        sigma_noise: float = 1.0,
+        sigma_z: float = 5.0,
+        target: str = "x;y|z",
+    ) -> None:
+        dim = check_positive_int(dim, name="dim")
+        self._sigmas = {
+            "x": check_positive_float(sigma_x, name="sigma_x"),
+            "y": check_positive_float(sigma_noise, name="sigma_noise"),
+            "z": check_positive_float(sigma_z, name="sigma_z"),
+        }
+        self._target = check_choice(target, name="target", choices=list(_CHAIN_TARGETS))
+        self._order = _CHAIN_TARGETS[self._target]
+        position = {"x": 0, "y": 1, "z": 2}
+        blocks = [tuple(range(position[v] * dim, (position[v] + 1) * dim)) for v in self._order]
+        cov = _chain_covariance(dim, self._sigmas["x"], self._sigmas["y"], self._sigmas["z"])
+        super().__init__(cov, *blocks, name=f"gaussian-chain-{dim}d-{self._target}")
+        self._dim = dim
+
+    @property
+    def target(self) -> str:
+        """Which CMI the triple targets, e.g. ``"x;y|z"``."""
+        return self._target
+
+    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``n`` samples of the chain; returns the triple ordered by ``target``, each ``(n, dim)``."""
+        n, rng, dtype = _check_sample_args(n, seed, dtype)
+        shape = (n, self._dim)
+        values = {"x": self._sigmas["x"] * rng.standard_normal(shape)}
+        values["y"] = values["x"] + self._sigmas["y"] * rng.standard_normal(shape)
+        values["z"] = values["y"] + self._sigmas["z"] * rng.standard_normal(shape)
+        a, b, c = (values[v].astype(dtype) for v in self._order)
+        return a, b, c
+
+    def __repr__(self) -> str:
+        sx, sn, sz = (self._sigmas[k] for k in "xyz")
+        return (
+            f"GaussianChainTask(dim={self._dim}, sigma_x={sx:g}, sigma_noise={sn:g}, sigma_z={sz:g}, "
+            f"target={self._target!r})"
+        )

@@ -1,0 +1,63 @@
+"""Result records returned by the one-call estimators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from torch import nn
+
+__all__ = ["EstimateResult", "TrainingHistory"]
+
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    """Training trace: at each evaluation step, the mean training objective since the last
+    evaluation and the estimate on the validation split (nats for MI bounds)."""
+
+    steps: tuple[int, ...] = ()
+    train: tuple[float, ...] = ()
+    validation: tuple[float, ...] = ()
+    stopped_early: bool = False
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass(frozen=True)
+class EstimateResult:
+    """An MI or CMI estimate with its uncertainty.
+
+    Attributes:
+        value: the estimate in nats, computed on the held-out test split only (samples
+            the critic never trained on and that were not used for early stopping).
+        stderr: standard error of ``value`` in nats, from the spread of the estimate over
+            disjoint held-out batches (batch-means standard error).
+        history: the training trace (:class:`TrainingHistory`).
+        estimator: the trained module (in eval mode, on the device it was trained on).
+        seconds: wall time of the whole call.
+        quantity: what was estimated, e.g. ``"I(X;Y)"`` or ``"I(X;Y|Z)"``.
+        method: the estimator's name.
+        n_train, n_validation, n_test: split sizes.
+        extra: other readouts on the same test split (e.g. ``{"nwj": ..., "mean_log_ratio": ...}``).
+    """
+
+    value: float
+    stderr: float
+    history: TrainingHistory
+    estimator: nn.Module
+    seconds: float
+    quantity: str = "I(X;Y)"
+    method: str = ""
+    n_train: int = 0
+    n_validation: int = 0
+    n_test: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+    units: str = "nats"
+    evaluated_on: str = "held-out test split"
+
+    def __repr__(self) -> str:
+        return (
+            f"EstimateResult({self.quantity} = {self.value:.4f} ± {self.stderr:.4f} {self.units}, method={self.method!r}, "
+            f"n_test={self.n_test}, seconds={self.seconds:.2f})"
+        )
