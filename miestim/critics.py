@@ -58,9 +58,11 @@ class SeparableCritic(Critic):
 
     Args:
         x_dim, y_dim: input dimensions.
-        embed_dim: embedding size ``e`` (default 32).
-        hidden: hidden widths of each MLP (default ``(256, 256)``; depth = its length).
-        activation: ``"relu"`` (default), ``"elu"``, ``"gelu"``, ``"tanh"``, ``"silu"``, ``"leaky_relu"``.
+        embed_dim: embedding size ``e`` (default 64).
+        hidden: hidden widths of each MLP (default ``(256,)``; depth = its length).
+        activation: ``"silu"`` (default; smooth activations fit the smooth log density
+            ratios of continuous data with fewer samples than ReLU), ``"relu"``, ``"elu"``,
+            ``"gelu"``, ``"tanh"``, ``"leaky_relu"``.
     """
 
     def __init__(
@@ -68,9 +70,9 @@ class SeparableCritic(Critic):
         x_dim: int,
         y_dim: int,
         *,
-        embed_dim: int = 32,
-        hidden: Sequence[int] = (256, 256),
-        activation: str = "relu",
+        embed_dim: int = 64,
+        hidden: Sequence[int] = (256,),
+        activation: str = "silu",
     ) -> None:
         super().__init__()
         self.x_dim, self.y_dim = x_dim, y_dim

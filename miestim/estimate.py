@@ -19,22 +19,26 @@ from ._validation import (
 from .critics import Critic
 from .estimators import MIEstimator, make_estimator
 from .result import EstimateResult
-from .training import Standardizer, combine_batches, eval_batches, jackknife_bound, random_split, seeded_init, train_module
+from .training import combine_batches, eval_batches, jackknife_bound, random_split, resolve_scaler, seeded_init, train_module
 
 __all__ = ["estimate_mi"]
 
 
-def held_out_mi(module: MIEstimator, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, groups: int = 20) -> tuple[float, float]:
+def held_out_mi(
+    module: MIEstimator, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, groups: int = 20, validation: bool = False
+) -> tuple[float, float]:
     """The estimator's bound on held-out ``(x, y)`` in nats, and its standard error.
 
     Each batch of up to ``batch_size`` samples is scored once (all pairs within the batch);
     the standard error is the delete-a-group jackknife over ``groups`` groups per batch
-    (``groups=0`` skips it and reports ``nan``).
+    (``groups=0`` skips it and reports ``nan``). With ``validation`` the estimator's
+    :meth:`~miestim.MIEstimator.validation_score` is used instead of its readout.
     """
     module.eval()
+    bound = module.validation_score if validation else module.bound
     batches = eval_batches(x.shape[0], batch_size)
     with torch.no_grad():
-        estimates = [jackknife_bound(module.bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
+        estimates = [jackknife_bound(bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
     return combine_batches(estimates, [len(idx) for idx in batches])
 
 
@@ -58,9 +62,9 @@ def estimate_mi(
     batch_size: int = 256,
     max_steps: int | None = None,
     max_epochs: int | None = None,
-    lr: float = 1e-3,
+    lr: float = 5e-4,
     split: tuple[float, float, float] = (0.6, 0.2, 0.2),
-    standardize: bool = True,
+    standardize: bool | str = "rank",
     eval_every: int = 100,
     patience: int = 5,
     eval_batch_size: int = 4096,
@@ -74,15 +78,18 @@ def estimate_mi(
 
         I(X;Y) = \mathbb{E}_{p(x,y)}\Big[\log \frac{p(x,y)}{p(x)\,p(y)}\Big]
 
-    Procedure: the samples are split at random into train / validation / test; inputs are
-    z-scored with statistics of the training split (if ``standardize``); the estimator's
-    critic is trained with Adam on mini-batches of the training split; every ``eval_every``
-    steps the bound is computed on the validation split and training stops when it has not
-    improved for ``patience`` evaluations (or after ``max_steps``). The *final* critic is then
-    evaluated on the test split, which it never trained on and which played no part in
-    stopping: all pairs of the test split (in batches of at most ``eval_batch_size``) are
-    scored, ``value`` is the bound on them and ``stderr`` its delete-a-group jackknife
-    standard error.
+    Procedure: the samples are split at random into train / validation / test; each column
+    is mapped to normal scores with the training split's empirical CDF (see ``standardize``);
+    the estimator's critic is trained with Adam on mini-batches of the training split, and
+    its weights are averaged over steps (Polyak, decay 0.99). Every ``eval_every`` steps the
+    averaged critic is scored on the validation split (:meth:`~miestim.MIEstimator.validation_score`:
+    the bound itself, or the classification objective for JS-trained critics); training
+    stops when that score has not improved for ``patience`` evaluations or after
+    ``max_steps``, and the critic of the best validation score is kept. It is then evaluated
+    on the test split, which it never trained on and which played no part in stopping: all
+    pairs of the test split (in batches of at most ``eval_batch_size``) are scored, ``value``
+    is the estimator's readout on them and ``stderr`` its delete-a-group jackknife standard
+    error.
 
     Args:
         x: ``(n, dx)`` samples (numpy array or torch tensor; 1-D means ``dx = 1``).
@@ -96,9 +103,13 @@ def estimate_mi(
         batch_size: training batch size (default 256); shrunk with a warning if larger than the training split.
         max_steps: maximum training steps (default 3000); or give ``max_epochs``.
         max_epochs: maximum passes over the training split.
-        lr: Adam learning rate (default 1e-3).
+        lr: Adam learning rate (default 5e-4).
         split: train / validation / test fractions (default 0.6 / 0.2 / 0.2).
-        standardize: z-score each column with training-split statistics (default True).
+        standardize: ``"rank"`` (default) maps each column to the normal scores of its
+            training-split empirical CDF — a strictly increasing map, so MI is unchanged, and
+            heavy tails (e.g. a cubed Gaussian) no longer dominate the critic; ``True`` /
+            ``"zscore"`` z-scores each column with training-split statistics; ``False`` uses
+            the raw data.
         eval_every: steps between validation estimates (default 100).
         patience: validation estimates without improvement before stopping (default 5).
         eval_batch_size: largest held-out batch scored as one matrix (default 4096; lower it for concat critics).
@@ -139,8 +150,9 @@ def estimate_mi(
     x_train, y_train = x_t[split_idx.train], y_t[split_idx.train]
     x_val, y_val = x_t[split_idx.validation], y_t[split_idx.validation]
     x_test, y_test = x_t[split_idx.test], y_t[split_idx.test]
-    if standardize:
-        sx, sy = Standardizer(x_train), Standardizer(y_train)
+    scaler = resolve_scaler(standardize)
+    if scaler is not None:
+        sx, sy = scaler(x_train), scaler(y_train)
         x_train, x_val, x_test = sx(x_train), sx(x_val), sx(x_test)
         y_train, y_val, y_test = sy(y_train), sy(y_val), sy(y_test)
 
@@ -155,7 +167,7 @@ def estimate_mi(
         return -module(x_train[idx], y_train[idx])
 
     def validate(trained: MIEstimator) -> float:
-        return held_out_mi(trained, x_val, y_val, batch_size=eval_batch_size, groups=0)[0]
+        return held_out_mi(trained, x_val, y_val, batch_size=eval_batch_size, groups=0, validation=True)[0]
 
     module, history = train_module(
         module, loss, validate,

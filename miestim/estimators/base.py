@@ -39,6 +39,15 @@ class MIEstimator(nn.Module):
         """The bound on a score matrix (``y`` is passed for bounds with a baseline ``a(y)``)."""
         raise NotImplementedError
 
+    def validation_score(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The quantity early stopping maximises on validation data (higher = better critic).
+
+        Defaults to :meth:`bound`. Critics trained as classifiers (:class:`JS`, :class:`SMILE`)
+        use their training objective instead: their readouts are too noisy (unclipped DV) or
+        biased upward for over-confident critics (SMILE's clipped DV) to rank critics.
+        """
+        return self.bound(scores, y)
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
             raise ValueError(

@@ -1,0 +1,158 @@
+"""estimate_mi against Gaussian ground truth, and its contract (splits, seeds, errors)."""
+
+import numpy as np
+import pytest
+import torch
+
+import miestim
+from miestim.gaussian import CorrelatedGaussianTask, RotatedTask, TransformedTask
+
+FAST = dict(max_steps=600, progress=False)
+
+# Tolerances. Each estimate is checked as  true - bias <= value <= true + 4 * stderr  for
+# valid lower bounds: a held-out lower bound may only exceed the truth by sampling noise,
+# while finite-sample critics (a few thousand training pairs, 600 steps) stay below it by a
+# bias that grows with MI and dimension. The allowance is that bias as measured on these
+# settings with margin, 0.1 nats + 10% of the MI; InfoNCE also saturates towards log(batch).
+# SMILE's clipped readout is not a bound, so it is checked on both sides with 4 * stderr + allowance.
+BOUNDS = ["dv", "nwj", "mine", "infonce", "js", "tuba", "interpolated"]
+
+
+def allowance(mi: float) -> float:
+    return 0.1 + 0.1 * mi
+
+
+def check(res, true_mi, *, two_sided=False):
+    assert np.isfinite(res.value) and res.stderr > 0
+    upper = true_mi + 4 * res.stderr + (allowance(true_mi) if two_sided else 0.0)
+    assert true_mi - allowance(true_mi) - 4 * res.stderr <= res.value <= upper, (res, true_mi)
+
+
+@pytest.mark.parametrize("name", BOUNDS + ["smile"])
+def test_every_estimator_recovers_gaussian_mi(name):
+    x, y = CorrelatedGaussianTask(5, 2.0).sample(4000, seed=1)
+    res = miestim.estimate_mi(x, y, estimator=name, seed=0, **FAST)
+    check(res, 2.0, two_sided=name == "smile")
+
+
+@pytest.mark.parametrize("dim, mi, n", [(1, 0.5, 3000), (1, 2.0, 3000), (5, 1.0, 4000), (20, 4.0, 8000)])
+def test_default_estimator_across_dimensions(dim, mi, n):
+    x, y = CorrelatedGaussianTask(dim, mi).sample(n, seed=2)
+    res = miestim.estimate_mi(x, y, seed=0, **FAST)
+    check(res, mi, two_sided=True)
+
+
+@pytest.mark.parametrize("transform", ["cube", "asinh"])
+def test_rotated_and_transformed_gaussian_keeps_its_mi(transform):
+    task = TransformedTask(RotatedTask(CorrelatedGaussianTask(5, 2.0), seed=3), transform=transform)
+    x, y = task.sample(6000, seed=3)
+    res = miestim.estimate_mi(x, y, seed=0, **FAST)
+    check(res, task.mutual_information, two_sided=True)
+
+
+def test_rank_scaling_is_what_rescues_heavy_tails():
+    # With plain z-scoring the cubed marginals (tails at ~15 sd) starve the critic: it
+    # stays far below the truth, so the default's success above is the rank scaling's doing.
+    task = TransformedTask(RotatedTask(CorrelatedGaussianTask(5, 2.0), seed=3), transform="cube")
+    x, y = task.sample(6000, seed=3)
+    zscored = miestim.estimate_mi(x, y, seed=0, standardize="zscore", **FAST)
+    assert zscored.value + 4 * zscored.stderr < task.mutual_information - allowance(task.mutual_information)
+
+
+@pytest.mark.parametrize("standardize", [True, "zscore", False])
+def test_other_scalings_run_on_gaussian_data(standardize):
+    x, y = CorrelatedGaussianTask(2, 1.0).sample(3000, seed=5)
+    res = miestim.estimate_mi(x, y, seed=0, standardize=standardize, **FAST)
+    check(res, 1.0, two_sided=True)
+
+
+@pytest.mark.parametrize("name", ["smile", "mine", "infonce"])
+def test_independent_data_gives_zero_within_three_standard_errors(name):
+    x, y = CorrelatedGaussianTask(3, 0.0).sample(4000, seed=4)
+    res = miestim.estimate_mi(x, y, estimator=name, seed=0, **FAST)
+    assert abs(res.value) <= 3 * res.stderr, res
+
+
+def test_result_contract_and_held_out_split():
+    x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
+    res = miestim.estimate_mi(x, y, seed=0, max_steps=50, eval_every=25, progress=False)
+    assert isinstance(res, miestim.EstimateResult)
+    assert (res.n_train, res.n_validation, res.n_test) == (600, 200, 200)
+    assert res.units == "nats" and res.evaluated_on == "held-out test split"
+    assert isinstance(res.estimator, miestim.SMILE) and not res.estimator.training
+    assert res.history.steps[-1] <= 50 and len(res.history.validation) == len(res.history)
+    assert res.seconds > 0
+    assert "I(X;Y)" in repr(res)
+
+
+def test_same_seed_same_result_and_global_rng_untouched():
+    x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    a = miestim.estimate_mi(x, y, seed=7, max_steps=60, progress=False)
+    assert torch.equal(state, torch.get_rng_state())
+    b = miestim.estimate_mi(torch.from_numpy(x), torch.from_numpy(y), seed=7, max_steps=60, progress=True)
+    c = miestim.estimate_mi(x, y, seed=8, max_steps=60, progress=False)
+    assert a.value == b.value and a.stderr == b.stderr
+    assert a.value != c.value
+
+
+def test_estimator_instance_and_critic_options():
+    x, y = CorrelatedGaussianTask(2, 1.0).sample(800, seed=0)
+    est = miestim.NWJ(2, 2, critic="bilinear")
+    res = miestim.estimate_mi(x, y, estimator=est, max_steps=40, progress=False)
+    assert res.estimator is est and res.method == "nwj"
+    res = miestim.estimate_mi(x, y, estimator="js", critic="concat", critic_kwargs={"hidden": (16,)}, max_steps=20,
+                              eval_batch_size=64, progress=False)
+    assert isinstance(res.estimator.critic, miestim.ConcatCritic)
+
+
+def test_one_dimensional_inputs_and_integer_dtypes_are_accepted():
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 20, size=600)
+    y = x + rng.integers(0, 3, size=600)
+    res = miestim.estimate_mi(x, y, max_steps=30, progress=False)
+    assert np.isfinite(res.value) and res.estimator.x_dim == 1
+
+
+def test_batch_larger_than_training_split_shrinks_with_warning():
+    x, y = CorrelatedGaussianTask(1, 0.5).sample(100, seed=0)
+    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 60 training samples"):
+        res = miestim.estimate_mi(x, y, batch_size=500, max_steps=10, progress=False)
+    assert np.isfinite(res.value)
+
+
+def test_max_epochs_sets_the_number_of_steps():
+    x, y = CorrelatedGaussianTask(1, 0.5).sample(1000, seed=0)
+    res = miestim.estimate_mi(x, y, batch_size=100, max_epochs=2, eval_every=3, patience=100, progress=False)
+    assert res.history.steps[-1] == 12  # 600 training samples / 100 per batch * 2 epochs
+
+
+GOOD = np.random.default_rng(0).normal(size=(50, 2))
+
+
+@pytest.mark.parametrize("x, y, kwargs, exc, match", [
+    (GOOD, GOOD[:40], {}, ValueError, "x, y must have the same number of samples; x has 50, y has 40"),
+    (np.where(np.eye(50, 2) > 0, np.nan, GOOD), GOOD, {}, ValueError, "x contains NaN or infinite values"),
+    (GOOD, np.full((50, 2), np.inf), {}, ValueError, "y contains NaN or infinite values"),
+    (GOOD.reshape(50, 2, 1), GOOD, {}, ValueError, r"x must be 1-D \(n_samples,\) or 2-D"),
+    (np.array([["a", "b"]] * 50), GOOD, {}, TypeError, "x must hold real numbers; got non-numeric dtype"),
+    (GOOD > 0, GOOD, {}, TypeError, "x must hold real numbers; got boolean dtype"),
+    (GOOD + 1j, GOOD, {}, TypeError, "x must hold real numbers; got complex dtype"),
+    ("abc", GOOD, {}, TypeError, "x must be a numpy array or torch tensor"),
+    (np.zeros((0, 2)), np.zeros((0, 2)), {}, ValueError, "x needs at least 1 samples; got 0"),
+    (np.c_[GOOD[:, 0], np.ones(50)], GOOD, {}, ValueError, r"x has constant \(zero-variance\) columns \[1\]"),
+    (GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for the split"),
+    (GOOD, GOOD, {"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+    (GOOD, GOOD, {"batch_size": 1}, ValueError, "batch_size must be an integer >= 2"),
+    (GOOD, GOOD, {"max_steps": 0}, ValueError, "max_steps must be an integer >= 1"),
+    (GOOD, GOOD, {"max_steps": 5, "max_epochs": 1}, ValueError, "give max_steps or max_epochs, not both"),
+    (GOOD, GOOD, {"split": (0.5, 0.5, 0.5)}, ValueError, "split must sum to 1"),
+    (GOOD, GOOD, {"seed": -1}, ValueError, "seed must be an integer >= 0"),
+    (GOOD, GOOD, {"estimator": "infonse"}, ValueError, "Did you mean 'infonce'"),
+    (GOOD, GOOD, {"device": "gpu0"}, ValueError, "device must name a torch device"),
+    (GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be True, False, 'zscore' or 'rank'"),
+])
+def test_bad_input_is_refused_with_a_clear_message(x, y, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        miestim.estimate_mi(x, y, progress=False, **kwargs)
