@@ -3,16 +3,20 @@
 All information quantities are in nats.
 """
 
-from . import functional, gaussian
+from . import functional, gaussian, sampling
+from .cmine import CMINE
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
 from .estimate import estimate_mi
+from .estimate_cmi import estimate_cmi
 from .estimators import DV, ESTIMATORS, JS, MINE, NWJ, SMILE, TUBA, InfoNCE, InterpolatedBound, LogBaseline, MIEstimator
 from .result import EstimateResult, TrainingHistory
+from .sampling import KNNSampler
 
 __version__ = "0.1.0"
 
 __all__ = [
     "BilinearCritic",
+    "CMINE",
     "ConcatCritic",
     "Critic",
     "DV",
@@ -21,6 +25,7 @@ __all__ = [
     "InfoNCE",
     "InterpolatedBound",
     "JS",
+    "KNNSampler",
     "LogBaseline",
     "MIEstimator",
     "MINE",
@@ -29,7 +34,9 @@ __all__ = [
     "SeparableCritic",
     "TUBA",
     "TrainingHistory",
+    "estimate_cmi",
     "estimate_mi",
     "functional",
     "gaussian",
+    "sampling",
 ]

@@ -3,6 +3,9 @@
 Every function takes ``(n, n)`` scores whose diagonal holds the joint pairs and returns
 a scalar tensor in nats. They are numerically stable (log-sum-exp throughout) and finite
 for any finite scores.
+
+:mod:`~miestim.functional.two_sample` holds the readouts of a two-sample classifier
+(CMINE): KL estimates from its logits on joint and reference samples given separately.
 """
 
 from .dv import dv_lower_bound
@@ -13,8 +16,10 @@ from .mine import mine_lower_bound, update_log_ema
 from .nwj import nwj_lower_bound
 from .smile import smile_lower_bound
 from .tuba import tuba_lower_bound
+from .two_sample import clip_logits, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 
 __all__ = [
+    "clip_logits",
     "dv_lower_bound",
     "infonce_lower_bound",
     "interpolated_lower_bound",
@@ -24,5 +29,8 @@ __all__ = [
     "nwj_lower_bound",
     "smile_lower_bound",
     "tuba_lower_bound",
+    "two_sample_dv_bound",
+    "two_sample_mean_log_ratio",
+    "two_sample_nwj_bound",
     "update_log_ema",
 ]

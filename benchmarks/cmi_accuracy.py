@@ -1,0 +1,130 @@
+"""CMINE (``estimate_cmi``) against the Gaussian chain's closed-form conditional MI.
+
+    python -m benchmarks cmi                      # d=5, n=80,000: I(X;Y|Z) and the null I(X;Z|Y)
+    python -m benchmarks cmi --quick              # smoke run: d=1, n=3,000, few steps
+    python -m benchmarks cmi --json out.json --baseline docs/benchmarks/cmi.json
+
+Chain: X ~ N(0, 10² I_d), Y = X + N(0, I_d), Z = Y + N(0, 5² I_d); I(X;Y|Z) = 1.5185·d nats
+(7.592 for d=5) and I(X;Z|Y) = 0. Targets for the default readout (DV): within 5% of the truth;
+null |estimate| <= 0.05. The null is run twice, redrawing X (the default) and redrawing Z
+(``resample="y"``) from the k-NN conditional given Y, to show the k-NN sampling bias; every row
+also lists the NWJ and mean-log-ratio readouts of the same classifier.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+
+import miestim
+from miestim.gaussian import GaussianChainTask
+
+#: relative error allowed on I(X;Y|Z), absolute value allowed on the null.
+RELATIVE_TARGET, NULL_TARGET = 0.05, 0.05
+
+
+#: (chain target, which variable the product triples redraw)
+RUNS = (("x;y|z", "x"), ("x;z|y", "x"), ("x;z|y", "y"))
+
+
+@dataclass
+class Row:
+    target: str
+    resample: str
+    dim: int
+    n: int
+    true_cmi: float
+    estimate: float
+    stderr: float
+    error: float
+    seconds: float
+    nwj: float = float("nan")
+    mean_log_ratio: float = float("nan")
+
+
+def run(dim: int, n: int, seed: int, max_steps: int | None, device: str) -> list[Row]:
+    rows = []
+    for target, resample in RUNS:
+        task = GaussianChainTask(dim, target=target)
+        x, y, z = task.sample(n, seed=seed)
+        res = miestim.estimate_cmi(x, y, z, resample=resample, seed=seed, max_steps=max_steps, device=device, progress=False)
+        truth = task.conditional_mutual_information
+        rows.append(Row(target, resample, dim, n, truth, res.value, res.stderr, res.value - truth, res.seconds,
+                        res.extra["nwj"], res.extra["mean_log_ratio"]))
+        print(f"  I({target}) resample={resample} d={dim} n={n}: est={res.value:.3f} ± {res.stderr:.3f} (true {truth:.3f}) "
+              f"{res.seconds:.1f}s", file=sys.stderr, flush=True)
+    return rows
+
+
+def markdown(rows: list[Row]) -> str:
+    lines = ["| quantity | resample | d | n | true CMI | DV estimate ± stderr | error | NWJ | mean log-ratio | seconds |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| I({r.target}) | {r.resample} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
+                     f"{r.error:+.3f} | {r.nwj:.3f} | {r.mean_log_ratio:.3f} | {r.seconds:.1f} |")
+    return "\n".join(lines)
+
+
+def check_targets(rows: list[Row]) -> list[str]:
+    report = []
+    for r in rows:
+        if r.true_cmi > 0:
+            ok = abs(r.error) <= RELATIVE_TARGET * r.true_cmi
+            report.append(f"{'PASS' if ok else 'MISS'} I({r.target}) resample={r.resample}: error {r.error / r.true_cmi:+.1%} (target within {RELATIVE_TARGET:.0%})")
+        else:
+            ok = abs(r.estimate) <= NULL_TARGET
+            report.append(f"{'PASS' if ok else 'MISS'} null I({r.target}) resample={r.resample}: |estimate| {abs(r.estimate):.3f} (target <= {NULL_TARGET})")
+    return report
+
+
+def compare(rows: list[Row], baseline_path: str, tolerance: float) -> list[str]:
+    with open(baseline_path) as fh:
+        stored = {(r["target"], r["resample"], r["dim"], r["n"]): r for r in json.load(fh)["rows"]}
+    regressions = []
+    for r in rows:
+        old = stored.get((r.target, r.resample, r.dim, r.n))
+        if old is not None and abs(r.error) > abs(old["error"]) + tolerance:
+            regressions.append(f"I({r.target}) d={r.dim} n={r.n}: |error| {abs(r.error):.3f} vs stored {abs(old['error']):.3f}")
+    return regressions
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks cmi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dim", type=int, default=5)
+    parser.add_argument("--n", type=int, default=80_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--quick", action="store_true", help="smoke run: d=1, n=3,000, 100 steps, no target check")
+    parser.add_argument("--json", help="write the rows and run metadata to this file")
+    parser.add_argument("--baseline", help="stored JSON to compare errors against")
+    parser.add_argument("--tolerance", type=float, default=0.15, help="allowed growth of |error| vs baseline, nats")
+    args = parser.parse_args(argv)
+    dim, n, steps = (1, 3000, 100) if args.quick else (args.dim, args.n, None)
+    started = time.strftime("%Y-%m-%d %H:%M")
+    rows = run(dim, n, args.seed, steps, args.device)
+    print(f"miestim {miestim.__version__} · torch {torch.__version__} · {platform.machine()} {torch.get_num_threads()} threads · "
+          f"device {args.device} · seed {args.seed} · {started}\n")
+    print(markdown(rows))
+    targets = [] if args.quick else check_targets(rows)
+    if targets:
+        print("\n" + "\n".join(targets))
+    if args.json:
+        meta = {"date": started, "torch": torch.__version__, "threads": torch.get_num_threads(), "seed": args.seed,
+                "device": args.device, "command": "python -m benchmarks cmi " + " ".join(argv if argv is not None else sys.argv[1:])}
+        with open(args.json, "w") as fh:
+            json.dump({"meta": meta, "rows": [asdict(r) for r in rows], "targets": targets}, fh, indent=1)
+    if args.baseline:
+        regressions = compare(rows, args.baseline, args.tolerance)
+        print("\nregressions vs baseline:\n" + ("\n".join(regressions) if regressions else "none"))
+        return 1 if regressions else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
