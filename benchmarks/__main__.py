@@ -1,0 +1,19 @@
+"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi} [options]`` (``--help`` on each)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy"}
+    if not argv or argv[0] not in commands:
+        print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)
+        return 2
+    module = __import__(commands[argv[0]], fromlist=["main"])
+    return int(module.main(argv[1:]) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
