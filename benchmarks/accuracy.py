@@ -12,16 +12,13 @@ tolerance relative to a stored run.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
-from dataclasses import asdict, dataclass
-
-import torch
+from dataclasses import dataclass
 
 import miestim
 from miestim.gaussian import CorrelatedGaussianTask
+
+from ._report import add_run_arguments, finish, run_metadata
 
 #: (dim, true MI) of the foundation benchmark, N samples each.
 TASKS = ((1, 1.0), (5, 2.0), (20, 4.0), (20, 10.0))
@@ -72,49 +69,23 @@ def check_targets(rows: list[Row]) -> list[str]:
     return report
 
 
-def compare(rows: list[Row], baseline_path: str, tolerance: float) -> list[str]:
-    with open(baseline_path) as fh:
-        stored = {(r["estimator"], r["dim"], r["true_mi"]): r for r in json.load(fh)["rows"]}
-    regressions = []
-    for r in rows:
-        old = stored.get((r.estimator, r.dim, r.true_mi))
-        if old is not None and abs(r.error) > abs(old["error"]) + tolerance:
-            regressions.append(f"{r.estimator} d={r.dim} MI={r.true_mi:g}: |error| {abs(r.error):.3f} vs stored {abs(old['error']):.3f}")
-    return regressions
+def row_key(row: dict) -> tuple:
+    return (row["estimator"], row["dim"], row["true_mi"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks accuracy", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--estimators", nargs="+", default=sorted(miestim.ESTIMATORS), help="estimator names (default: all)")
     parser.add_argument("--n", type=int, default=10_000, help="samples per task (default 10,000)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="smoke run: N=600, 60 steps, default estimator and one more")
-    parser.add_argument("--json", help="write the rows and run metadata to this file")
-    parser.add_argument("--baseline", help="stored JSON to compare errors against")
-    parser.add_argument("--tolerance", type=float, default=0.1, help="allowed growth of |error| vs baseline, nats")
+    add_run_arguments(parser, quick="smoke run: N=600, 60 steps, default estimator and one more", tolerance=0.1)
     args = parser.parse_args(argv)
     n, steps, estimators = args.n, None, args.estimators
     if args.quick:
         n, steps, estimators = 600, 60, [DEFAULT, "infonce"]
-    started = time.strftime("%Y-%m-%d %H:%M")
+    meta = run_metadata("accuracy", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, n=n)
     rows = run(estimators, n, args.seed, steps, args.device)
-    print(f"miestim {miestim.__version__} · torch {torch.__version__} · {platform.machine()} {torch.get_num_threads()} threads · "
-          f"device {args.device} · N={n} · seed {args.seed} · {started}\n")
-    print(markdown(rows))
     targets = [] if args.quick else check_targets(rows)
-    if targets:
-        print("\n" + "\n".join(targets))
-    if args.json:
-        meta = {"date": started, "torch": torch.__version__, "threads": torch.get_num_threads(), "n": n, "seed": args.seed,
-                "device": args.device, "command": "python -m benchmarks accuracy " + " ".join(argv or sys.argv[1:])}
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": [asdict(r) for r in rows], "targets": targets}, fh, indent=1)
-    if args.baseline:
-        regressions = compare(rows, args.baseline, args.tolerance)
-        print("\nregressions vs baseline:\n" + ("\n".join(regressions) if regressions else "none"))
-        return 1 if regressions else 0
-    return 0
+    return finish(rows, markdown(rows), targets, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 
 
 if __name__ == "__main__":

@@ -14,16 +14,13 @@ also lists the NWJ and mean-log-ratio readouts of the same classifier.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import sys
-import time
-from dataclasses import asdict, dataclass
-
-import torch
+from dataclasses import dataclass
 
 import miestim
 from miestim.gaussian import GaussianChainTask
+
+from ._report import add_run_arguments, finish, run_metadata
 
 #: relative error allowed on I(X;Y|Z), absolute value allowed on the null.
 RELATIVE_TARGET, NULL_TARGET = 0.05, 0.05
@@ -83,47 +80,21 @@ def check_targets(rows: list[Row]) -> list[str]:
     return report
 
 
-def compare(rows: list[Row], baseline_path: str, tolerance: float) -> list[str]:
-    with open(baseline_path) as fh:
-        stored = {(r["target"], r["resample"], r["dim"], r["n"]): r for r in json.load(fh)["rows"]}
-    regressions = []
-    for r in rows:
-        old = stored.get((r.target, r.resample, r.dim, r.n))
-        if old is not None and abs(r.error) > abs(old["error"]) + tolerance:
-            regressions.append(f"I({r.target}) d={r.dim} n={r.n}: |error| {abs(r.error):.3f} vs stored {abs(old['error']):.3f}")
-    return regressions
+def row_key(row: dict) -> tuple:
+    return (row["target"], row["resample"], row["dim"], row["n"])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks cmi", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dim", type=int, default=5)
     parser.add_argument("--n", type=int, default=80_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--quick", action="store_true", help="smoke run: d=1, n=3,000, 100 steps, no target check")
-    parser.add_argument("--json", help="write the rows and run metadata to this file")
-    parser.add_argument("--baseline", help="stored JSON to compare errors against")
-    parser.add_argument("--tolerance", type=float, default=0.15, help="allowed growth of |error| vs baseline, nats")
+    add_run_arguments(parser, quick="smoke run: d=1, n=3,000, 100 steps, no target check", tolerance=0.15)
     args = parser.parse_args(argv)
     dim, n, steps = (1, 3000, 100) if args.quick else (args.dim, args.n, None)
-    started = time.strftime("%Y-%m-%d %H:%M")
+    meta = run_metadata("cmi", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed)
     rows = run(dim, n, args.seed, steps, args.device)
-    print(f"miestim {miestim.__version__} · torch {torch.__version__} · {platform.machine()} {torch.get_num_threads()} threads · "
-          f"device {args.device} · seed {args.seed} · {started}\n")
-    print(markdown(rows))
     targets = [] if args.quick else check_targets(rows)
-    if targets:
-        print("\n" + "\n".join(targets))
-    if args.json:
-        meta = {"date": started, "torch": torch.__version__, "threads": torch.get_num_threads(), "seed": args.seed,
-                "device": args.device, "command": "python -m benchmarks cmi " + " ".join(argv if argv is not None else sys.argv[1:])}
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": [asdict(r) for r in rows], "targets": targets}, fh, indent=1)
-    if args.baseline:
-        regressions = compare(rows, args.baseline, args.tolerance)
-        print("\nregressions vs baseline:\n" + ("\n".join(regressions) if regressions else "none"))
-        return 1 if regressions else 0
-    return 0
+    return finish(rows, markdown(rows), targets, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 
 
 if __name__ == "__main__":

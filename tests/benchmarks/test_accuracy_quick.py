@@ -3,7 +3,8 @@
 import json
 
 from benchmarks import accuracy
-from benchmarks.accuracy import Row, check_targets, compare
+from benchmarks._report import compare_errors
+from benchmarks.accuracy import Row, check_targets, row_key
 
 
 def test_quick_run_prints_the_table_and_writes_json(tmp_path, capsys):
@@ -23,4 +24,5 @@ def test_targets_and_baseline_flag_bad_runs(tmp_path):
     assert check_targets([Row("smile", 5, 2.0, 2.0, 0.03, 0.0, 99.0)])[0].startswith("MISS")  # too slow
     path = tmp_path / "base.json"
     path.write_text(json.dumps({"rows": [r.__dict__ for r in good]}))
-    assert compare(good, str(path), 0.1) == [] and len(compare(bad, str(path), 0.1)) == 2
+    assert compare_errors([r.__dict__ for r in good], str(path), 0.1, key=row_key) == []
+    assert len(compare_errors([r.__dict__ for r in bad], str(path), 0.1, key=row_key)) == 2

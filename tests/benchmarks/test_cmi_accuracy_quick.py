@@ -3,7 +3,8 @@
 import json
 
 from benchmarks import cmi_accuracy
-from benchmarks.cmi_accuracy import Row, check_targets, compare
+from benchmarks._report import compare_errors
+from benchmarks.cmi_accuracy import Row, check_targets, row_key
 
 
 def test_quick_run_writes_json(tmp_path, capsys):
@@ -21,5 +22,5 @@ def test_targets_and_baseline_flag_bad_runs(tmp_path):
     assert all(line.startswith("MISS") for line in check_targets(bad))
     path = tmp_path / "base.json"
     path.write_text(json.dumps({"rows": [r.__dict__ for r in good]}))
-    assert compare(good, str(path), 0.15) == []
-    assert len(compare(bad, str(path), 0.15)) == 2
+    assert compare_errors([r.__dict__ for r in good], str(path), 0.15, key=row_key) == []
+    assert len(compare_errors([r.__dict__ for r in bad], str(path), 0.15, key=row_key)) == 2
