@@ -31,8 +31,9 @@ class EstimateResult:
     Attributes:
         value: the estimate in nats, computed on the held-out test split only (samples
             the critic never trained on and that were not used for early stopping).
-        stderr: standard error of ``value`` in nats, from the spread of the estimate over
-            disjoint held-out batches (batch-means standard error).
+        stderr: standard error of ``value`` in nats over the held-out test samples
+            (delete-a-group jackknife). It is the test split's sampling noise for this
+            trained critic; it excludes the critic's bias and the spread between training runs.
         history: the training trace (:class:`TrainingHistory`).
         estimator: the trained module (in eval mode, on the device it was trained on).
         seconds: wall time of the whole call.

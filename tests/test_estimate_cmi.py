@@ -16,10 +16,12 @@ def random_covariance(dim: int, seed: int) -> np.ndarray:
 
 
 def check(res, truth, *, allowance):
-    # DV is a lower bound: above the truth only by sampling noise; below it by the
-    # classifier's finite-sample bias (allowance) plus noise. 4 stderr for the noise.
+    # The default readout, DV, is a lower bound: above the truth only by sampling noise
+    # (4 stderr), below it by the classifier's finite-sample bias (allowance) plus noise.
+    # The mean log-ratio of the same classifier is not a bound: it may err either way.
     assert np.isfinite(res.value) and res.stderr > 0
     assert truth - allowance - 4 * res.stderr <= res.value <= truth + 4 * res.stderr, (res, truth)
+    assert abs(res.extra["mean_log_ratio"] - truth) <= allowance + 4 * res.extra["stderrs"]["mean_log_ratio"], (res.extra, truth)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -10,15 +10,15 @@ from benchmarks.cmi_accuracy import Row, check_targets, row_key
 def test_quick_run_writes_json(tmp_path, capsys):
     out = tmp_path / "run.json"
     assert cmi_accuracy.main(["--quick", "--json", str(out)]) == 0
-    assert "| I(x;y|z) | x | 2 | 1 | 3000 |" in capsys.readouterr().out
+    assert "| I(x;y|z) | x | 2 | dv | 1 | 3000 |" in capsys.readouterr().out
     stored = json.loads(out.read_text())
     assert [(r["target"], r["resample"]) for r in stored["rows"]] == [run[:2] for run in cmi_accuracy.RUNS]
-    assert [r["k"] for r in stored["rows"]] == [2, 2, 2, 1]
+    assert [r["k"] for r in stored["rows"]] == [2, 2, 2, 2, 1]
 
 
 def test_targets_and_baseline_flag_bad_runs(tmp_path):
-    good = [Row("x;y|z", "x", 2, 5, 80000, 7.592, 7.4, 0.02, -0.192, 60.0), Row("x;z|y", "y", 2, 5, 80000, 0.0, 0.01, 0.01, 0.01, 30.0)]
-    bad = [Row("x;y|z", "x", 2, 5, 80000, 7.592, 6.9, 0.02, -0.692, 60.0), Row("x;z|y", "y", 2, 5, 80000, 0.0, 0.2, 0.01, 0.2, 30.0)]
+    good = [Row("x;y|z", "x", 2, "dv", 5, 80000, 7.592, 7.4, 0.02, -0.192, 60.0), Row("x;z|y", "y", 2, "dv", 5, 80000, 0.0, 0.01, 0.01, 0.01, 30.0)]
+    bad = [Row("x;y|z", "x", 2, "dv", 5, 80000, 7.592, 6.9, 0.02, -0.692, 60.0), Row("x;z|y", "y", 2, "dv", 5, 80000, 0.0, 0.2, 0.01, 0.2, 30.0)]
     assert all(line.startswith("PASS") for line in check_targets(good))
     assert all(line.startswith("MISS") for line in check_targets(bad))
     path = tmp_path / "base.json"
