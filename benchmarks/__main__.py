@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy"}
+    commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy",
+                "decomposition": "benchmarks.decomposition"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)
         return 2

@@ -5,6 +5,7 @@ All information quantities are in nats.
 
 from . import functional, gaussian, sampling
 from .cmine import CMINE
+from .decompose import Decomposition, decompose
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
 from .estimate import estimate_mi
 from .estimate_cmi import estimate_cmi
@@ -20,6 +21,7 @@ __all__ = [
     "ConcatCritic",
     "Critic",
     "DV",
+    "Decomposition",
     "ESTIMATORS",
     "EstimateResult",
     "InfoNCE",
@@ -34,6 +36,7 @@ __all__ = [
     "SeparableCritic",
     "TUBA",
     "TrainingHistory",
+    "decompose",
     "estimate_cmi",
     "estimate_mi",
     "functional",

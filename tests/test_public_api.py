@@ -6,7 +6,7 @@ import miestim.gaussian
 import miestim.sampling
 
 TOP_LEVEL = {
-    "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "ESTIMATORS", "EstimateResult", "InfoNCE",
+    "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "Decomposition", "decompose", "ESTIMATORS", "EstimateResult", "InfoNCE",
     "InterpolatedBound", "JS", "KNNSampler", "LogBaseline", "MIEstimator", "MINE", "NWJ", "SMILE", "SeparableCritic",
     "TUBA", "TrainingHistory", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling",
 }

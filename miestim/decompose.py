@@ -1,0 +1,294 @@
+r"""How much information modalities share, hold alone about a target, and hold only together.
+
+For modalities :math:`m` with an anchor :math:`a` (text in MIMRL), a target :math:`C` and an
+optional fused representation :math:`F` (METHOD.md section 3, generalised to any number of
+modalities):
+
+.. math::
+
+    \mathrm{Inv} &= \sum_{m \ne a} I(a; m)
+        && \text{invariant: shared by the anchor and each modality ("redundancy")} \\
+    \mathrm{Comp} &= \sum_{m \ne a} I(a; m \mid C)
+        && \text{complementary: present only jointly, given the target ("synergy")} \\
+    \mathrm{Spec}_m &= I(m; C \mid a) - I(a; m \mid C) \quad (m \ne a)
+        && \text{specific: what } m \text{ alone says about } C \text{ ("relevancy")} \\
+    \mathrm{Spec}_a &= \textstyle\sum_{m \ne a} \big[I(a; C \mid m) - I(a; m \mid C)\big] \\
+    \mathrm{Fus}_m &= I(F; m)
+
+All in nats. By the chain rule :math:`\mathrm{Spec}_m = I(m; C) - I(a; m)`, so a specific
+term is **negative** when a modality shares more with the anchor than it says about the target
+(e.g. a nuisance variable common to both). The terms are not an additive split of
+:math:`I(t, a, v; C)`; they are the paper's training signals, each a sum of MIs and CMIs.
+
+:math:`I(F; m)` is infinite for a deterministic, noiseless :math:`F = f(\ldots, m, \ldots)` of
+continuous inputs; a finite estimate of it then measures how much of :math:`m` a critic of the
+given capacity can recover from :math:`F` on held-out data, not a property of the variables.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+
+from ._validation import as_sample_matrix, check_choice, check_consistent_length, resolve_device
+from .estimate import estimate_mi
+from .estimate_cmi import estimate_cmi
+from .result import EstimateResult
+
+__all__ = ["Decomposition", "decompose"]
+
+_RESERVED = ("C", "F")
+METHODS = ("cmi", "chain_rule")
+
+
+@dataclass(frozen=True)
+class Decomposition:
+    r"""Estimated decomposition terms (nats), their standard errors and every underlying estimate.
+
+    Attributes:
+        invariant: :math:`\sum_{m \ne a} I(a; m)`.
+        complementary: :math:`\sum_{m \ne a} I(a; m \mid C)`.
+        specific: ``{m: Spec_m}`` for every modality, anchor included; may be negative.
+        fusion: ``{m: I(F; m)}``; empty when no fused representation was given.
+        components: every estimate used, keyed by its formula (``"I(t;a)"``, ``"I(t;a|C)"``,
+            ``"I(t;a,C)"`` for a joint variable), each an :class:`~miestim.EstimateResult`
+            evaluated on held-out data.
+        stderr: standard errors of the composed terms, ``{"invariant": ..., "complementary": ...,
+            "specific": {m: ...}, "fusion": {m: ...}}``, combining the components' standard errors
+            in quadrature. The components are fitted on the same samples, so this treats
+            correlated errors as independent: read it as an approximation.
+        identities: chain-rule residuals, ``{identity: lhs - rhs}``, e.g.
+            ``"I(a;C|t) - I(t;a|C) = I(a;C) - I(t;a)"``; zero for exact estimates. Empty for
+            ``method="chain_rule"``, where the identities hold by construction.
+        anchor: the anchor modality.
+        method: ``"cmi"`` or ``"chain_rule"``.
+        seconds: wall time of the whole call.
+    """
+
+    invariant: float
+    complementary: float
+    specific: dict[str, float]
+    fusion: dict[str, float]
+    components: dict[str, EstimateResult]
+    stderr: dict[str, Any]
+    identities: dict[str, float]
+    anchor: str
+    method: str
+    seconds: float
+    units: str = field(default="nats")
+
+    def terms(self) -> list[tuple[str, float, float]]:
+        """Every composed term as ``(name, value, stderr)``: Inv, Comp, Spec_m..., Fus_m...."""
+        rows = [("Inv", self.invariant, self.stderr["invariant"]), ("Comp", self.complementary, self.stderr["complementary"])]
+        rows += [(f"Spec_{m}", v, self.stderr["specific"][m]) for m, v in self.specific.items()]
+        rows += [(f"Fus_{m}", v, self.stderr["fusion"][m]) for m, v in self.fusion.items()]
+        return rows
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-Python record (JSON-serialisable): the terms, standard errors, components and identities."""
+        return {
+            "invariant": self.invariant, "complementary": self.complementary, "specific": dict(self.specific),
+            "fusion": dict(self.fusion), "stderr": self.stderr,
+            "components": {k: {"value": r.value, "stderr": r.stderr, "method": r.method} for k, r in self.components.items()},
+            "identities": dict(self.identities), "anchor": self.anchor, "method": self.method, "seconds": self.seconds,
+            "units": self.units,
+        }
+
+    def __repr__(self) -> str:
+        lines = [f"Decomposition(anchor={self.anchor!r}, method={self.method!r}, {self.units}, {self.seconds:.1f} s)"]
+        lines += [f"  {name:<12} {value:+9.4f} ± {se:.4f}" for name, value, se in self.terms()]
+        lines += [f"  residual of {k}: {v:+.4f}" for k, v in self.identities.items()]
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Bar chart of every term with ±1 standard-error bars (needs matplotlib: extra ``plot``); returns the axes."""
+        try:
+            import matplotlib.pyplot as plt
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ImportError("Decomposition.plot needs matplotlib: pip install 'miestim[plot]'.") from err
+        if ax is None:
+            _, ax = plt.subplots(figsize=(1.0 + 0.8 * len(self.terms()), 3.5))
+        names, values, errors = zip(*self.terms())
+        ax.bar(names, values, yerr=errors, capsize=3, color="0.55")
+        ax.axhline(0.0, color="black", linewidth=0.8)
+        ax.set_ylabel(f"information ({self.units})")
+        ax.set_title(f"anchor {self.anchor}, method {self.method}")
+        return ax
+
+
+class _Estimates:
+    """Fits each MI / CMI once (by formula) and keeps the results."""
+
+    def __init__(self, data: dict[str, torch.Tensor], *, mi_kwargs: dict[str, Any], cmi_kwargs: dict[str, Any]) -> None:
+        self.data, self.mi_kwargs, self.cmi_kwargs = data, mi_kwargs, cmi_kwargs
+        self.results: dict[str, EstimateResult] = {}
+
+    def _joint(self, names: tuple[str, ...]) -> torch.Tensor:
+        return torch.cat([self.data[n] for n in names], dim=1)
+
+    def mi(self, a: tuple[str, ...], b: tuple[str, ...]) -> EstimateResult:
+        key = f"I({','.join(a)};{','.join(b)})"
+        swapped = f"I({','.join(b)};{','.join(a)})"
+        if swapped in self.results:
+            return self.results[swapped]
+        if key not in self.results:
+            self.results[key] = estimate_mi(self._joint(a), self._joint(b), **self.mi_kwargs)
+        return self.results[key]
+
+    def cmi(self, a: str, b: str, given: str) -> EstimateResult:
+        key = f"I({a};{b}|{given})"
+        if key not in self.results:
+            self.results[key] = estimate_cmi(self.data[a], self.data[b], self.data[given], **self.cmi_kwargs)
+        return self.results[key]
+
+
+def _quadrature(*results: EstimateResult) -> float:
+    return math.sqrt(sum(r.stderr**2 for r in results))
+
+
+def decompose(
+    modalities: Mapping[str, Any],
+    target: Any,
+    *,
+    fused: Any = None,
+    anchor: str | None = None,
+    method: str = "cmi",
+    mi_estimator: str = "smile",
+    cmi_estimator: str = "cmine",
+    mi_kwargs: Mapping[str, Any] | None = None,
+    cmi_kwargs: Mapping[str, Any] | None = None,
+    device: torch.device | str | None = None,
+    seed: int | None = 0,
+    progress: bool | None = None,
+) -> Decomposition:
+    r"""Estimate the invariant / specific / complementary / fusion decomposition (see the module docstring).
+
+    Each MI is fitted with :func:`~miestim.estimate_mi` and each CMI with
+    :func:`~miestim.estimate_cmi`, so every number is evaluated on a held-out test split;
+    a quantity needed by several terms is fitted once.
+
+    ``method="cmi"`` (default) estimates each CMI directly with CMINE (k-NN product samples; a
+    discrete target is resampled exactly within its classes) and also fits :math:`I(m; C)` for
+    every modality, to report the chain-rule identity
+    :math:`I(m;C|a) - I(a;m|C) = I(m;C) - I(a;m)` as a residual in ``identities`` — a direct
+    check of the estimators' internal consistency.
+
+    ``method="chain_rule"`` uses MIs only: :math:`I(a; m \mid C) = I(a; m, C) - I(a; C)` and
+    :math:`\mathrm{Spec}_m = I(m; C) - I(a; m)`. It avoids the k-NN sampling bias of CMINE and
+    needs no CMI estimator, but each CMI becomes a difference of two estimates (their errors
+    add) of which one involves a larger joint variable. On the 3-modality Gaussian benchmark
+    (d=8 per modality, N=20,000; ``python -m benchmarks decomposition``) it erred at most
+    0.061 nats in 51 s against 0.294 nats in 69 s for ``"cmi"``, whose k-NN product samples
+    are coarse in 8 conditioning dimensions: prefer it for high-dimensional modalities.
+
+    Args:
+        modalities: at least 2 named modalities ``{name: (n, d_m) samples}`` (numpy or torch;
+            1-D means one feature); names must not be ``"C"`` or ``"F"``.
+        target: ``(n,)`` or ``(n, d_C)`` target; integer class labels are treated as discrete.
+        fused: optional ``(n, d_F)`` fused representation for the fusion terms.
+        anchor: the anchor modality (default: the first in ``modalities``).
+        method: ``"cmi"`` (default) or ``"chain_rule"``.
+        mi_estimator: estimator name for every MI (default ``"smile"``).
+        cmi_estimator: ``"cmine"`` (the only CMI estimator).
+        mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``).
+        cmi_kwargs: more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
+            the CMI readout defaults to ``"mean_log_ratio"`` here (lower variance than DV,
+            which matters in differences; see :func:`~miestim.estimate_cmi`).
+        device: where to compute (default: the device of tensor inputs, else CPU).
+        seed: seed of every fit (default 0); the same seed on CPU gives identical results.
+        progress: show tqdm bars (default: when stderr is a terminal).
+
+    Returns:
+        :class:`Decomposition`.
+
+    Raises:
+        TypeError: ``modalities`` is not a mapping, a name is not a string, bad array types.
+        ValueError: fewer than 2 modalities, a reserved name, an unknown ``anchor``,
+            ``method`` or estimator, mismatched lengths, NaN/Inf.
+
+    Example:
+        >>> import numpy as np, miestim
+        >>> rng = np.random.default_rng(0)
+        >>> t = rng.normal(size=3000); a = t + rng.normal(size=3000); c = a + rng.normal(size=3000)
+        >>> d = miestim.decompose({"t": t, "a": a}, c, method="chain_rule", mi_kwargs={"max_steps": 200}, progress=False)
+        >>> sorted(d.specific), d.units
+        (['a', 't'], 'nats')
+    """
+    start = time.perf_counter()
+    if not isinstance(modalities, Mapping):
+        raise TypeError(f"modalities must be a dict {{name: samples}}; got {type(modalities).__name__}.")
+    if len(modalities) < 2:
+        raise ValueError(f"modalities must name at least 2 modalities; got {len(modalities)}: {list(modalities)}.")
+    for name in modalities:
+        if not isinstance(name, str) or not name or not name.isidentifier():
+            raise TypeError(f"modalities keys must be names such as 't' or 'audio'; got {name!r}.")
+        if name in _RESERVED:
+            raise ValueError(f"modalities must not be named {list(_RESERVED)} (the target C and fused F); got {name!r}.")
+    method = check_choice(method, name="method", choices=METHODS)
+    check_choice(cmi_estimator, name="cmi_estimator", choices=("cmine",))
+    if anchor is None:
+        anchor = next(iter(modalities))
+    if anchor not in modalities:
+        raise ValueError(f"anchor must be one of the modalities {list(modalities)}; got {anchor!r}.")
+    dev = resolve_device(device, *modalities.values(), target, fused)
+
+    # Integer targets stay integer-valued (float32 holds them exactly), so CMINE sees class labels.
+    data = {name: as_sample_matrix(v, name=f"modalities[{name!r}]", device=dev) for name, v in modalities.items()}
+    data["C"] = as_sample_matrix(target, name="target", device=dev)
+    if fused is not None:
+        data["F"] = as_sample_matrix(fused, name="fused", device=dev)
+    check_consistent_length(**data)
+
+    common = {"seed": seed, "progress": progress, "device": dev}
+    # Terms are differences of CMIs, so the low-variance mean log-ratio readout is the default.
+    est = _Estimates(data, mi_kwargs={"estimator": mi_estimator, **common, **(mi_kwargs or {})},
+                     cmi_kwargs={"readout": "mean_log_ratio", **common, **(cmi_kwargs or {})})
+    others = [m for m in modalities if m != anchor]
+    a = anchor
+
+    invariant_parts = [est.mi((a,), (m,)) for m in others]
+    synergy: dict[str, tuple[float, float]] = {}
+    specific: dict[str, tuple[float, float]] = {}
+    anchor_specific: list[tuple[float, float]] = []
+    identities: dict[str, float] = {}
+    for m in others:
+        if method == "cmi":
+            syn = est.cmi(a, m, "C")
+            m_given_a, a_given_m = est.cmi(m, "C", a), est.cmi(a, "C", m)
+            synergy[m] = (syn.value, syn.stderr)
+            specific[m] = (m_given_a.value - syn.value, _quadrature(m_given_a, syn))
+            anchor_specific.append((a_given_m.value - syn.value, _quadrature(a_given_m, syn)))
+            shared, m_c, a_c = est.mi((a,), (m,)), est.mi((m,), ("C",)), est.mi((a,), ("C",))
+            identities[f"I({m};C|{a}) - I({a};{m}|C) = I({m};C) - I({a};{m})"] = specific[m][0] - (m_c.value - shared.value)
+            identities[f"I({a};C|{m}) - I({a};{m}|C) = I({a};C) - I({a};{m})"] = anchor_specific[-1][0] - (a_c.value - shared.value)
+        else:
+            shared, m_c, a_c = est.mi((a,), (m,)), est.mi((m,), ("C",)), est.mi((a,), ("C",))
+            joint = est.mi((a,), (m, "C"))
+            synergy[m] = (joint.value - a_c.value, _quadrature(joint, a_c))
+            specific[m] = (m_c.value - shared.value, _quadrature(m_c, shared))
+            anchor_specific.append((a_c.value - shared.value, _quadrature(a_c, shared)))
+    specific[a] = (sum(v for v, _ in anchor_specific), math.sqrt(sum(se**2 for _, se in anchor_specific)))
+    fusion = {m: est.mi(("F",), (m,)) for m in modalities} if fused is not None else {}
+
+    order = list(modalities)
+    return Decomposition(
+        invariant=sum(r.value for r in invariant_parts),
+        complementary=sum(v for v, _ in synergy.values()),
+        specific={m: specific[m][0] for m in order},
+        fusion={m: r.value for m, r in fusion.items()},
+        components=dict(est.results),
+        stderr={
+            "invariant": _quadrature(*invariant_parts),
+            "complementary": math.sqrt(sum(se**2 for _, se in synergy.values())),
+            "specific": {m: specific[m][1] for m in order},
+            "fusion": {m: r.stderr for m, r in fusion.items()},
+        },
+        identities=identities,
+        anchor=anchor,
+        method=method,
+        seconds=time.perf_counter() - start,
+    )

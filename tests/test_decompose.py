@@ -1,0 +1,157 @@
+"""decompose against closed-form Gaussian decompositions and plug-in truths of discrete examples."""
+
+import json
+import math
+from collections import Counter
+
+import numpy as np
+import pytest
+
+import miestim
+from miestim.gaussian import conditional_mutual_information, decomposition, mutual_information
+
+MODALITIES = {"t": [0, 1], "a": [2, 3]}
+TARGET = [4]
+
+
+def random_model(seed: int) -> np.ndarray:
+    a = np.random.default_rng(seed).normal(size=(5, 5))
+    return a @ a.T / 5 + 0.5 * np.eye(5)
+
+
+def nuisance_model() -> np.ndarray:
+    # Latents: s (a nuisance shared by t and a, unrelated to C), u (the signal), 5 noises.
+    # t = (s + .3 e1, u + e2), a = (s + .3 e3, e4), C = u + .5 e5: I(a;C) = 0 < I(t;a), so Spec_a < 0.
+    mix = np.zeros((5, 7))
+    mix[0, [0, 2]] = 1, 0.3
+    mix[1, [1, 3]] = 1, 1
+    mix[2, [0, 4]] = 1, 0.3
+    mix[3, 5] = 1
+    mix[4, [1, 6]] = 1, 0.5
+    return mix @ mix.T
+
+
+def sample(cov: np.ndarray, n: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, len(cov))) @ np.linalg.cholesky(cov).T).astype(np.float32)
+
+
+def terms(d) -> dict[str, float]:
+    return {"Inv": d.invariant, "Comp": d.complementary, **{f"Spec_{m}": v for m, v in d.specific.items()}}
+
+
+def check(estimated, truth):
+    errors = {}
+    for name, value, se in estimated.terms():
+        true = terms(truth)[name]
+        if abs(value - true) > max(0.07, 3 * se):
+            errors[name] = (value, se, true)
+    assert not errors, f"terms off by more than max(0.07, 3 stderr): {errors}\n{estimated}"
+
+
+@pytest.mark.parametrize("cov", [random_model(0), nuisance_model()], ids=["random", "nuisance"])
+def test_closed_form_matches_independent_computation(cov):
+    truth = decomposition(cov, MODALITIES, TARGET)
+    t, a, c = MODALITIES["t"], MODALITIES["a"], TARGET
+    assert truth.invariant == pytest.approx(mutual_information(cov, t, a))
+    assert truth.complementary == pytest.approx(conditional_mutual_information(cov, t, a, c))
+    assert truth.specific["a"] == pytest.approx(conditional_mutual_information(cov, a, c, t) - truth.complementary)
+    assert truth.specific["a"] == pytest.approx(mutual_information(cov, a, c) - truth.invariant)  # chain rule
+
+
+def test_nuisance_model_has_a_negative_specific_term():
+    assert decomposition(nuisance_model(), MODALITIES, TARGET).specific["a"] < -0.5
+
+
+@pytest.mark.parametrize("cov, seed", [(random_model(0), 0), (nuisance_model(), 1)], ids=["random", "nuisance"])
+def test_decompose_recovers_gaussian_terms(cov, seed):
+    x = sample(cov, 20_000, seed)
+    d = miestim.decompose({"t": x[:, :2], "a": x[:, 2:4]}, x[:, 4], seed=seed, progress=False)
+    check(d, decomposition(cov, MODALITIES, TARGET))
+    # The chain-rule identities hold up to estimation error.
+    assert all(abs(r) < 0.15 for r in d.identities.values()), d.identities
+
+
+def test_chain_rule_method_recovers_gaussian_terms():
+    cov = random_model(2)
+    x = sample(cov, 20_000, 2)
+    d = miestim.decompose({"t": x[:, :2], "a": x[:, 2:4]}, x[:, 4], method="chain_rule", seed=0, progress=False)
+    check(d, decomposition(cov, MODALITIES, TARGET))
+    assert d.identities == {} and "I(t;a,C)" in d.components
+
+
+def plugin_mi_bits(*columns: np.ndarray, given: np.ndarray | None = None) -> float:
+    """Plug-in I(X;Y) or I(X;Y|Z) in bits of integer columns, from empirical entropies."""
+    def entropy(*cols):
+        counts = np.array(list(Counter(zip(*cols)).values()), dtype=float)
+        p = counts / counts.sum()
+        return float(-(p * np.log2(p)).sum())
+    x, y = columns
+    if given is None:
+        return entropy(x) + entropy(y) - entropy(x, y)
+    return entropy(x, given) + entropy(y, given) - entropy(x, y, given) - entropy(given)
+
+
+def discrete_truth(t, a, c) -> dict[str, float]:
+    nats = math.log(2)
+    syn = plugin_mi_bits(t, a, given=c) * nats
+    return {"Inv": plugin_mi_bits(t, a) * nats, "Comp": syn,
+            "Spec_t": plugin_mi_bits(t, c, given=a) * nats - syn, "Spec_a": plugin_mi_bits(a, c, given=t) * nats - syn}
+
+
+BITS = np.random.default_rng(5).integers(0, 2, size=(2, 4000))
+FAST = {"mi_kwargs": {"max_steps": 600}, "cmi_kwargs": {"max_steps": 600}, "progress": False}
+
+
+@pytest.mark.parametrize("t, a, c, only", [
+    (BITS[0], BITS[1], BITS[0] ^ BITS[1], "Comp"),  # XOR: complementary only
+    (BITS[0], BITS[0].copy(), BITS[0].copy(), "Inv"),  # a copied bit: invariant only
+    (BITS[0], BITS[1], BITS[1].copy(), "Spec_a"),  # target equals a modality: specific only
+], ids=["xor", "copied-bit", "target-is-a"])
+def test_discrete_examples(t, a, c, only):
+    truth = discrete_truth(t, a, c)
+    assert truth[only] == pytest.approx(math.log(2), abs=0.01)
+    assert all(abs(v) < 0.01 for k, v in truth.items() if k != only)
+    d = miestim.decompose({"t": t, "a": a}, c, seed=0, **FAST)
+    for name, value, se in d.terms():
+        assert abs(value - truth[name]) <= max(0.07, 3 * se), (name, value, se, truth)
+
+
+def test_three_modalities_fusion_reuse_and_presentation(tmp_path):
+    rng = np.random.default_rng(0)
+    t, a, v = rng.normal(size=(3, 600, 2))
+    c = t[:, 0] + a[:, 0] + rng.normal(size=600)
+    fused = np.c_[t, a, v] @ rng.normal(size=(6, 3))
+    d = miestim.decompose({"t": t, "a": a, "v": v}, c, fused=fused, anchor="a",
+                          mi_kwargs={"max_steps": 20}, cmi_kwargs={"max_steps": 20, "hidden": (8,)}, progress=False)
+    assert d.anchor == "a" and list(d.specific) == ["t", "a", "v"] and list(d.fusion) == ["t", "a", "v"]
+    # Each quantity is fitted once: I(a;C) serves both identities, I(F;m) each fusion term.
+    assert sorted(d.components) == sorted([
+        "I(a;t)", "I(a;v)", "I(a;t|C)", "I(a;v|C)", "I(t;C|a)", "I(v;C|a)", "I(a;C|t)", "I(a;C|v)",
+        "I(t;C)", "I(v;C)", "I(a;C)", "I(F;t)", "I(F;a)", "I(F;v)"])
+    assert d.invariant == pytest.approx(d.components["I(a;t)"].value + d.components["I(a;v)"].value)
+    assert d.specific["a"] == pytest.approx(
+        sum(d.components[f"I(a;C|{m})"].value - d.components[f"I(a;{m}|C)"].value for m in ("t", "v")))
+    assert d.stderr["invariant"] == pytest.approx(math.hypot(d.components["I(a;t)"].stderr, d.components["I(a;v)"].stderr))
+    assert "Spec_v" in repr(d) and "Fus_t" in repr(d)
+    json.dumps(d.to_dict())
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("Agg")
+    ax = d.plot()
+    assert len(ax.patches) == len(d.terms())
+
+
+@pytest.mark.parametrize("modalities, kwargs, exc, match", [
+    ([np.zeros(10)], {}, TypeError, "modalities must be a dict"),
+    ({"t": np.zeros(10)}, {}, ValueError, "at least 2 modalities"),
+    ({"t": np.arange(10.0), "C": np.arange(10.0)}, {}, ValueError, "must not be named"),
+    ({"t": np.arange(10.0), 3: np.arange(10.0)}, {}, TypeError, "keys must be names"),
+    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"anchor": "v"}, ValueError, "anchor must be one of"),
+    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"method": "direct"}, ValueError, "method must be one of"),
+    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"cmi_estimator": "ksg"}, ValueError, "cmi_estimator must be one of"),
+    ({"t": np.arange(10.0), "a": np.arange(9.0)}, {}, ValueError, "same number of samples"),
+    ({"t": np.arange(10.0), "a": np.full(10, np.nan)}, {}, ValueError, r"modalities\['a'\] contains NaN"),
+])
+def test_bad_input_is_refused(modalities, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        miestim.decompose(modalities, np.arange(10.0), progress=False, **kwargs)
