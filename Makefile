@@ -13,7 +13,7 @@ PY     := $(VENV)/bin/python
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench,faiss]"
+	$(PY) -m pip install --quiet -e ".[test,bench,faiss,example]"
 	touch $@
 
 setup: $(VENV)/.installed

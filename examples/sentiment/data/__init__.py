@@ -1,0 +1,22 @@
+"""Data of the sentiment example: CMU-MOSI / MOSEI loaders, writers of their file layouts, and a synthetic dataset.
+
+Every loader returns a :class:`SentimentData` of valid-first padded sequences (see
+:mod:`examples.sentiment.data._split`).
+"""
+
+from ._split import SentimentData, SentimentSplit
+from .sdk import load_sdk, write_sdk
+from .synthetic import SyntheticConfig, make_synthetic, write_mosi_shaped
+from .unaligned import load_unaligned, write_unaligned
+
+__all__ = [
+    "SentimentData",
+    "SentimentSplit",
+    "SyntheticConfig",
+    "load_sdk",
+    "load_unaligned",
+    "make_synthetic",
+    "write_mosi_shaped",
+    "write_sdk",
+    "write_unaligned",
+]

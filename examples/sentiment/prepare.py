@@ -1,0 +1,112 @@
+"""From a data source to batches of tensors: loading, text features, batching.
+
+Text enters the model in one of three ways (``TrainConfig.text_mode``):
+
+- ``cached`` (default): a frozen BERT-family encoder runs once over every split and its
+  token states are kept (float16, on disk under ``cache_dir`` so reruns skip it);
+- ``frozen`` / ``finetune``: sentences are tokenized once and the encoder runs every step.
+
+Splits that carry word-level feature vectors instead of sentences (CMU-SDK pickles with
+GloVe/BERT vectors) use those vectors as the token states; no encoder is loaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .config import TrainConfig
+from .data import SentimentData, SentimentSplit, SyntheticConfig, load_sdk, load_unaligned, make_synthetic
+from .text import TextEncoder, cached_text_features
+
+__all__ = ["TensorSplit", "UNALIGNED_FILES", "load_data", "prepare_splits"]
+
+#: File names of the MulT/MMIM releases inside --data-dir: (pickle, label CSV).
+UNALIGNED_FILES = {"mosi_unaligned": ("mosi_data_noalign.pkl", "label.csv"), "mosei_unaligned": ("mosei_senti_data_noalign.pkl", "label.csv")}
+
+
+def load_data(config: TrainConfig) -> SentimentData:
+    """The dataset named by ``config.data`` (synthetic data are generated with ``config.data_seed``)."""
+    if config.data == "synthetic":
+        n_train, n_valid, n_test = config.synthetic_size
+        return make_synthetic(SyntheticConfig(n_train=n_train, n_valid=n_valid, n_test=n_test), seed=config.data_seed)
+    root = Path(config.data_dir)
+    if config.data in UNALIGNED_FILES:
+        pickle_name, csv_name = UNALIGNED_FILES[config.data]
+        return load_unaligned(root / pickle_name, root / csv_name, max_len=config.max_len, name=config.data)
+    return load_sdk(root, dataset=config.data.split("_")[0], max_len=config.max_len)
+
+
+@dataclass
+class TensorSplit:
+    """One split as CPU tensors; :meth:`batch` moves a batch to the device and trims padding.
+
+    ``text`` holds token states (N, L_t, H) with ``text_lengths`` (cached / feature modes), or
+    ``input_ids`` and ``attention_mask`` (N, L_t) (live encoder modes).
+    """
+
+    name: str
+    tensors: dict[str, torch.Tensor]
+
+    def __len__(self) -> int:
+        return self.tensors["labels"].shape[0]
+
+    @property
+    def labels(self) -> torch.Tensor:
+        return self.tensors["labels"]
+
+    def batch(self, index: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
+        """Rows ``index`` of every tensor, sequences cut to the longest true length in the batch."""
+        out = {key: value.index_select(0, index) for key, value in self.tensors.items()}
+        for seq, lengths in (("audio", "audio_lengths"), ("vision", "vision_lengths"), ("text", "text_lengths")):
+            if seq in out:
+                out[seq] = out[seq][:, : int(out[lengths].max())]
+        if "attention_mask" in out:
+            keep = int(out["attention_mask"].sum(dim=1).max())
+            out["input_ids"], out["attention_mask"] = out["input_ids"][:, :keep], out["attention_mask"][:, :keep]
+        out["index"] = index
+        return {key: value.to(device, non_blocking=True) for key, value in out.items()}
+
+
+def _split_tensors(split: SentimentSplit) -> dict[str, torch.Tensor]:
+    return {
+        "labels": torch.from_numpy(np.asarray(split.labels, dtype=np.float32)),
+        "audio": torch.from_numpy(split.audio),
+        "audio_lengths": torch.from_numpy(split.audio_lengths.astype(np.int64)),
+        "vision": torch.from_numpy(split.vision),
+        "vision_lengths": torch.from_numpy(split.vision_lengths.astype(np.int64)),
+    }
+
+
+def prepare_splits(config: TrainConfig, data: SentimentData) -> tuple[dict[str, TensorSplit], TextEncoder | None, int]:
+    """Tensor splits, the live text encoder (``frozen`` / ``finetune`` modes, else None) and the text width."""
+    splits = data.splits()
+    has_sentences = all(s.text is not None for s in splits.values())
+    if not has_sentences:
+        # Word-level vectors (e.g. GloVe in CMU-SDK files) are the text input; there is no encoder to run.
+        if any(s.text_features is None for s in splits.values()):
+            raise ValueError(f"dataset {data.name!r} has neither sentences nor text features in every split.")
+        out = {}
+        for name, s in splits.items():
+            tensors = _split_tensors(s)
+            tensors["text"] = torch.from_numpy(s.text_features)
+            tensors["text_lengths"] = torch.from_numpy(s.text_lengths.astype(np.int64))
+            out[name] = TensorSplit(name, tensors)
+        return out, None, next(iter(splits.values())).text_features.shape[2]
+
+    encoder = TextEncoder(config.text_model, max_length=config.text_max_length, freeze=config.text_mode != "finetune")
+    out = {}
+    for name, s in splits.items():
+        tensors = _split_tensors(s)
+        if config.text_mode == "cached":
+            cache = Path(config.cache_dir) if config.cache_dir else Path(config.out) / "text_cache"
+            features, lengths = cached_text_features(s.text, encoder, cache, progress=config.progress)
+            tensors["text"], tensors["text_lengths"] = torch.from_numpy(features), torch.from_numpy(lengths)
+        else:
+            tokens = encoder.tokenize(list(s.text))
+            tensors["input_ids"], tensors["attention_mask"] = tokens["input_ids"], tokens["attention_mask"]
+        out[name] = TensorSplit(name, tensors)
+    return out, (None if config.text_mode == "cached" else encoder), encoder.hidden_size
