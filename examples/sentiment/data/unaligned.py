@@ -22,6 +22,7 @@ Unpickling runs code: load only files from a source you trust.
 
 from __future__ import annotations
 
+import csv
 import functools
 import pickle
 import re
@@ -29,7 +30,6 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from ._split import (
     LABEL_BOUND,
@@ -74,16 +74,19 @@ def left_padded_lengths(frames: np.ndarray) -> np.ndarray:
 
 def _read_transcripts(path: Path) -> dict[tuple[str, str], str]:
     """{(video_id, clip_id): text} from the CSV; every column is read as text so ids keep their spelling."""
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in _CSV_COLUMNS if c not in table.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; has {list(table.columns)}.")
-    keys = list(zip(table["video_id"].str.strip(), table["clip_id"].str.strip()))
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in _CSV_COLUMNS if c not in columns]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {missing}; has {columns}.")
+        rows = list(reader)
+    keys = [(row["video_id"].strip(), row["clip_id"].strip()) for row in rows]
     if len(set(keys)) != len(keys):
         seen: set[tuple[str, str]] = set()
         duplicate = next(key for key in keys if key in seen or seen.add(key))
         raise ValueError(f"{path}: duplicate (video_id, clip_id) rows, e.g. {duplicate}.")
-    return dict(zip(keys, table["text"]))
+    return dict(zip(keys, (row["text"] for row in rows)))
 
 
 def _ids(value: object, source: str, where: str) -> list[str]:
@@ -290,6 +293,8 @@ def write_unaligned(
     pickle_path, csv_path = out / pickle_name, out / csv_name
     with pickle_path.open("wb") as f:
         pickle.dump(content, f, protocol=pickle.HIGHEST_PROTOCOL)
-    frame = pd.DataFrame(table, columns=["video_id", "clip_id", "text", "label", "mode"])
-    frame.iloc[np.random.default_rng(0).permutation(len(frame))].to_csv(csv_path, index=False)
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["video_id", "clip_id", "text", "label", "mode"])
+        writer.writerows(table[i] for i in np.random.default_rng(0).permutation(len(table)))
     return pickle_path, csv_path
