@@ -1,6 +1,8 @@
 # Two entry points for a fresh machine:
-#   make demo   set up .venv, then validate every estimator against Gaussian ground truth (prints a table)
-#   make test   set up .venv, then run the test suite
+#   make demo     set up .venv, validate every estimator against Gaussian ground truth (prints a table),
+#                 then train the sentiment example on synthetic data (prints its test metrics)
+#   make test     set up .venv, then run the test suite
+#   make example  set up .venv, then only the sentiment example on synthetic data
 # torch==2.13.0 is installed first on purpose: it is the CPU build these machines carry
 # locally, and the package's looser "torch>=2.2" is then already satisfied.
 
@@ -8,21 +10,25 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: setup demo test clean
+.PHONY: setup demo example test clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench,faiss,example]"
+	$(PY) -m pip install --quiet -e ".[test,bench,faiss,example,docs]"
 	touch $@
 
 setup: $(VENV)/.installed
 
 demo: setup
 	$(PY) -m benchmarks accuracy
+	$(PY) -m examples.sentiment train --out runs/sentiment
+
+example: setup
+	$(PY) -m examples.sentiment train --out runs/sentiment
 
 test: setup
 	$(PY) -m pytest
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis runs

@@ -14,12 +14,19 @@ __all__ = ["LogBaseline", "MIEstimator"]
 
 
 class MIEstimator(nn.Module):
-    """An MI estimator = a critic + a bound (+ a baseline where the bound needs one).
+    r"""An MI estimator = a critic + a bound (+ a baseline where the bound needs one).
 
     ``forward(x, y)`` scores the batch with the critic and returns the bound, a scalar
-    in nats. Its *value* is the estimator's MI estimate on the batch and its *gradient*
-    is the estimator's training signal, so maximising it trains the critic, and
-    maximising it w.r.t. upstream encoders maximises their MI (use it as ``-loss``).
+    in nats:
+
+    .. math::
+
+        \hat I(x, y) = B(S), \qquad S_{ij} = f(x_i, y_j), \quad i, j = 1, \ldots, n
+
+    with :math:`B` the subclass's bound (:meth:`bound`) and :math:`f` its critic. Its
+    *value* is the estimator's MI estimate on the batch and its *gradient* is the
+    estimator's training signal, so maximising it trains the critic, and maximising it
+    w.r.t. upstream encoders maximises their MI (use it as ``-loss``).
 
     Args:
         x_dim, y_dim: dimensions of ``x`` and ``y``.

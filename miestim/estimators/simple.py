@@ -15,7 +15,14 @@ __all__ = ["DV", "InfoNCE", "JS", "NWJ", "SMILE"]
 
 
 class DV(MIEstimator):
-    """Donsker-Varadhan estimator; see :func:`~miestim.functional.dv_lower_bound`."""
+    r"""Donsker-Varadhan estimator; see :func:`~miestim.functional.dv_lower_bound`.
+
+    On the critic's scores :math:`S_{ij} = f(x_i, y_j)` of a batch of ``n`` pairs, in nats:
+
+    .. math::
+
+        \hat I_{DV} = \frac{1}{n}\sum_i S_{ii} - \log \frac{1}{n(n-1)} \sum_{i \ne j} e^{S_{ij}}
+    """
 
     name = "dv"
 
@@ -24,7 +31,14 @@ class DV(MIEstimator):
 
 
 class NWJ(MIEstimator):
-    """Nguyen-Wainwright-Jordan estimator; see :func:`~miestim.functional.nwj_lower_bound`."""
+    r"""Nguyen-Wainwright-Jordan estimator; see :func:`~miestim.functional.nwj_lower_bound`.
+
+    On the critic's scores :math:`S_{ij} = f(x_i, y_j)` of a batch of ``n`` pairs, in nats:
+
+    .. math::
+
+        \hat I_{NWJ} = \frac{1}{n}\sum_i S_{ii} - \frac{1}{e}\,\frac{1}{n(n-1)} \sum_{i \ne j} e^{S_{ij}}
+    """
 
     name = "nwj"
 
@@ -33,7 +47,14 @@ class NWJ(MIEstimator):
 
 
 class InfoNCE(MIEstimator):
-    """InfoNCE estimator (never above ``log(batch)``); see :func:`~miestim.functional.infonce_lower_bound`."""
+    r"""InfoNCE estimator (never above ``log(batch)``); see :func:`~miestim.functional.infonce_lower_bound`.
+
+    On the critic's scores :math:`S_{ij} = f(x_i, y_j)` of a batch of ``n`` pairs, in nats:
+
+    .. math::
+
+        \hat I_{NCE} = \log n + \frac{1}{n} \sum_i \Big( S_{ii} - \log \sum_j e^{S_{ij}} \Big) \;\le\; \log n
+    """
 
     name = "infonce"
 
@@ -42,7 +63,14 @@ class InfoNCE(MIEstimator):
 
 
 class JS(MIEstimator):
-    """Critic trained with the JS f-GAN objective, read out as DV (default) or NWJ; see :func:`~miestim.functional.js_lower_bound`.
+    r"""Critic trained with the JS f-GAN objective, read out as DV (default) or NWJ; see :func:`~miestim.functional.js_lower_bound`.
+
+    The value is :math:`\hat I_{DV}(S)` (or :math:`\hat I_{NWJ}(S + 1)`); the gradient is that of
+
+    .. math::
+
+        J = -\frac{1}{n}\sum_i \operatorname{softplus}(-S_{ii})
+            - \frac{1}{n(n-1)} \sum_{i \ne j} \operatorname{softplus}(S_{ij})
 
     Args:
         report: ``"dv"`` or ``"nwj"``.
