@@ -8,9 +8,10 @@ expected and what was received.
 from __future__ import annotations
 
 import difflib
+import inspect
 import numbers
 import warnings
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -21,21 +22,28 @@ __all__ = [
     "check_constant_columns",
     "check_choice",
     "check_fraction",
+    "check_kwargs",
     "check_positive_float",
     "check_positive_int",
     "check_probability",
+    "did_you_mean",
     "make_generator",
     "resolve_device",
     "warn_shrunk_batch",
 ]
 
 
+# Entries per block when scanning a sample matrix for NaN / Inf: bounds the temporaries on large
+# (e.g. memory-mapped) inputs to a few MiB instead of one boolean per entry.
+_SCAN_BLOCK = 2**21
+
+
 def _to_numpy_or_tensor(value: Any, name: str) -> np.ndarray | torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
-    if hasattr(value, "to_numpy"):  # pandas Series / DataFrame
+    if hasattr(value, "to_numpy") and not isinstance(value, np.ndarray):  # pandas Series / DataFrame
         value = value.to_numpy()
-    if isinstance(value, (np.ndarray, np.memmap)):
+    if isinstance(value, np.ndarray):  # np.memmap included
         return value
     if isinstance(value, (list, tuple)):
         try:
@@ -57,6 +65,34 @@ def _check_numeric_dtype(kind: str, dtype: Any, name: str) -> None:
         raise TypeError(f"{name} must hold real numbers; got non-numeric dtype {dtype}.")
 
 
+def _numpy_as_tensor(array: np.ndarray) -> torch.Tensor:
+    """A CPU tensor over ``array``'s memory where possible (no copy for C-contiguous native dtypes).
+
+    Read-only arrays (memory maps opened with ``mmap_mode="r"``, pandas' copy-on-write
+    arrays) are wrapped without a copy too; torch's warning about non-writable memory is
+    silenced because the library never writes into its inputs.
+    """
+    if not array.dtype.isnative:  # big-endian files: torch cannot wrap them
+        array = array.astype(array.dtype.newbyteorder("="))
+    if array.dtype.kind == "f" and array.dtype.itemsize > 8:  # longdouble: no torch dtype
+        array = array.astype(np.float64)
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable:
+        return torch.from_numpy(array)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable", category=UserWarning)
+        return torch.from_numpy(array)
+
+
+def _count_nonfinite_rows(tensor: torch.Tensor) -> int:
+    """Rows of a 2-D floating tensor holding NaN or Inf, scanned in blocks (0 when all finite)."""
+    rows = max(1, _SCAN_BLOCK // max(1, tensor.shape[1]))
+    blocks = [tensor[start : start + rows] for start in range(0, tensor.shape[0], rows)]
+    if all(bool(torch.isfinite(block).all()) for block in blocks):
+        return 0
+    return sum(int((~torch.isfinite(block)).any(dim=1).sum()) for block in blocks)
+
+
 def as_sample_matrix(
     value: Any,
     *,
@@ -67,14 +103,21 @@ def as_sample_matrix(
 ) -> torch.Tensor:
     """Validate ``value`` as an (n_samples, n_features) matrix of finite reals.
 
-    A 1-D input is read as one feature, ``(n,) -> (n, 1)``. Integer inputs are accepted
-    and converted to ``dtype`` (they are treated as real-valued samples); float16 and
-    bfloat16 are upcast. The result is detached from any autograd graph.
+    Accepts numpy arrays (memory-mapped ones included), torch tensors, pandas objects (via
+    ``to_numpy()``) and rectangular nested lists. A 1-D input is read as one feature,
+    ``(n,) -> (n, 1)``. Integer inputs are accepted and converted to ``dtype`` (they are
+    treated as real-valued samples); float16 and bfloat16 are upcast; big-endian and
+    ``longdouble`` arrays are converted. The result is detached from any autograd graph.
+
+    Memory: when the input already has ``dtype`` and lives on ``device`` (e.g. a
+    C-contiguous float32 array or ``np.load(path, mmap_mode="r")``), the result *shares*
+    its memory — no copy is made, and callers must not write into it. The NaN/Inf scan
+    works in blocks, so validating a large memory map needs no full-size temporary.
 
     Raises:
         TypeError: non-array input, or boolean, complex, object or string dtype.
         ValueError: more than 2 dimensions, fewer than ``min_samples`` rows, no columns,
-            or any NaN / infinite entry.
+            any NaN / infinite entry, or finite values beyond the range of ``dtype``.
     """
     array = _to_numpy_or_tensor(value, name)
     if isinstance(array, torch.Tensor):
@@ -84,7 +127,7 @@ def as_sample_matrix(
         tensor = array.detach()
     else:
         _check_numeric_dtype(array.dtype.kind, array.dtype, name)
-        tensor = torch.from_numpy(np.ascontiguousarray(array))
+        tensor = _numpy_as_tensor(array)
     if tensor.ndim == 1:
         tensor = tensor.unsqueeze(1)
     if tensor.ndim != 2:
@@ -95,10 +138,18 @@ def as_sample_matrix(
         raise ValueError(f"{name} must have at least one feature column; got shape {tuple(tensor.shape)}.")
     if tensor.shape[0] < min_samples:
         raise ValueError(f"{name} needs at least {min_samples} samples; got {tensor.shape[0]}.")
+    if tensor.is_floating_point():
+        bad = _count_nonfinite_rows(tensor)
+        if bad:
+            raise ValueError(f"{name} contains NaN or infinite values (in {bad} rows); remove or impute them first.")
+    source_dtype = tensor.dtype
     tensor = tensor.to(device=device if device is not None else tensor.device, dtype=dtype)
-    if not torch.isfinite(tensor).all():
-        bad = int((~torch.isfinite(tensor)).any(dim=1).sum())
-        raise ValueError(f"{name} contains NaN or infinite values (in {bad} rows); remove or impute them first.")
+    narrowed = source_dtype.is_floating_point and torch.finfo(source_dtype).max > torch.finfo(dtype).max
+    if narrowed and _count_nonfinite_rows(tensor):
+        raise ValueError(
+            f"{name} has finite values beyond the range of {dtype} (|value| > {torch.finfo(dtype).max:.3g}); "
+            "rescale it (e.g. divide by its largest magnitude) first."
+        )
     return tensor
 
 
@@ -112,8 +163,14 @@ def check_consistent_length(**arrays: torch.Tensor) -> int:
 
 
 def check_constant_columns(tensor: torch.Tensor, *, name: str) -> None:
-    """Raise when a column has zero variance: it carries no information and cannot be standardised."""
-    constant = (tensor.max(dim=0).values == tensor.min(dim=0).values).nonzero().flatten().tolist()
+    """Raise when a column has zero variance: it carries no information and cannot be standardised.
+
+    Needs at least 2 samples (one sample is constant in every column; the message says so).
+    """
+    if tensor.shape[0] < 2:
+        raise ValueError(f"{name} needs at least 2 samples to vary; got {tensor.shape[0]}.")
+    # amax/amin, not max(dim=0): no indices, and no thread wake-up for small inputs (milliseconds on a busy machine).
+    constant = (tensor.amax(dim=0) == tensor.amin(dim=0)).nonzero().flatten().tolist()
     if constant:
         raise ValueError(
             f"{name} has constant (zero-variance) columns {constant[:10]}; they carry no information and "
@@ -156,6 +213,8 @@ def check_probability(value: Any, *, name: str, open_low: bool = False, open_hig
 
 def check_fraction(values: Sequence[float], *, name: str) -> tuple[float, ...]:
     """Check a tuple of split fractions: each in (0, 1), summing to 1."""
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise TypeError(f"{name} must be a tuple of fractions such as (0.6, 0.2, 0.2); got {values!r} ({type(values).__name__}).")
     values = tuple(check_probability(v, name=name, open_low=True, open_high=True) for v in values)
     if abs(sum(values) - 1.0) > 1e-6:
         raise ValueError(f"{name} must sum to 1; got {values} (sum {sum(values):.4g}).")
@@ -169,10 +228,41 @@ def check_choice(value: Any, *, name: str, choices: Iterable[str]) -> str:
         raise TypeError(f"{name} must be one of {choices}; got {value!r} ({type(value).__name__}).")
     key = value.lower()
     if key not in choices:
-        close = difflib.get_close_matches(key, choices, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValueError(f"{name} must be one of {choices}; got {value!r}.{hint}")
+        raise ValueError(f"{name} must be one of {choices}; got {value!r}.{did_you_mean(key, choices)}")
     return key
+
+
+def did_you_mean(value: str, choices: Iterable[str]) -> str:
+    """A hint naming the choices closest to ``value`` (difflib), e.g. ``" Did you mean 'smile'?"``; '' if none is close."""
+    close = difflib.get_close_matches(value.lower(), [str(c) for c in choices], n=3, cutoff=0.5)
+    return f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+
+
+def check_kwargs(value: Any, *, name: str, target: Callable[..., Any] | None = None, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    """Check ``value`` is None or a dict of keyword arguments that ``target`` accepts; return a new dict.
+
+    Unknown keys are refused up front (with the closest valid names), instead of failing deep
+    inside a fit. ``exclude`` lists parameters of ``target`` the caller sets itself.
+    """
+    if value is None:
+        return {}
+    label = getattr(target, "__qualname__", None)
+    if not isinstance(value, Mapping):
+        detail = f" for {label}" if label else ""
+        raise TypeError(f"{name} must be a dict of keyword arguments{detail}; got {type(value).__name__}.")
+    if target is None:
+        return dict(value)
+    parameters = inspect.signature(target).parameters.values()
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        return dict(value)
+    kinds = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    accepted = [p.name for p in parameters if p.kind in kinds and p.name not in set(exclude)]
+    unknown = [key for key in value if key not in accepted]
+    if unknown:
+        raise TypeError(
+            f"{name} has unknown option(s) {unknown} for {label}; it accepts {accepted}.{did_you_mean(str(unknown[0]), accepted)}"
+        )
+    return dict(value)
 
 
 def make_generator(seed: int | torch.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._reduction import fixed_order_mean
 from ._validation import check_choice, check_positive_int
 from .critics import mlp
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
@@ -155,7 +156,7 @@ class CMINE(nn.Module):
         """
         joint = self.logits(x, y, z)
         product = self.product_logits(x_product, y, z)
-        return 0.5 * (F.softplus(-joint).mean() + F.softplus(product).mean())
+        return 0.5 * (fixed_order_mean(F.softplus(-joint)) + fixed_order_mean(F.softplus(product)))
 
     # ------------------------------------------------------------------ readouts
     def estimate(

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_positive_int
+from ._validation import check_choice, check_kwargs, check_positive_int
 
 __all__ = ["BilinearCritic", "ConcatCritic", "Critic", "SeparableCritic", "make_critic", "mlp"]
 
@@ -153,4 +153,5 @@ def make_critic(critic: str | Critic, x_dim: int, y_dim: int, **kwargs) -> Criti
             f"got {type(critic).__name__}."
         )
     name = check_choice(critic, name="critic", choices=_CRITICS)
+    kwargs = check_kwargs(kwargs, name="critic_kwargs", target=_CRITICS[name], exclude=("x_dim", "y_dim"))
     return _CRITICS[name](x_dim, y_dim, **kwargs)

@@ -27,16 +27,18 @@ given capacity can recover from :math:`F` on held-out data, not a property of th
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import torch
 
-from ._validation import as_sample_matrix, check_choice, check_consistent_length, resolve_device
+from ._validation import as_sample_matrix, check_choice, check_consistent_length, check_constant_columns, check_kwargs, resolve_device
 from .estimate import estimate_mi
 from .estimate_cmi import estimate_cmi
+from .estimators import ESTIMATORS
 from .result import EstimateResult
 
 __all__ = ["Decomposition", "decompose"]
@@ -136,14 +138,25 @@ class _Estimates:
         if swapped in self.results:
             return self.results[swapped]
         if key not in self.results:
-            self.results[key] = estimate_mi(self._joint(a), self._joint(b), **self.mi_kwargs)
+            with _naming(key):
+                self.results[key] = estimate_mi(self._joint(a), self._joint(b), **self.mi_kwargs)
         return self.results[key]
 
     def cmi(self, a: str, b: str, given: str) -> EstimateResult:
         key = f"I({a};{b}|{given})"
         if key not in self.results:
-            self.results[key] = estimate_cmi(self.data[a], self.data[b], self.data[given], **self.cmi_kwargs)
+            with _naming(key):
+                self.results[key] = estimate_cmi(self.data[a], self.data[b], self.data[given], **self.cmi_kwargs)
         return self.results[key]
+
+
+@contextlib.contextmanager
+def _naming(key: str) -> Iterator[None]:
+    """Prefix a numerical failure inside one fit with the quantity being fitted (e.g. ``I(t;a|C)``)."""
+    try:
+        yield
+    except FloatingPointError as err:
+        raise FloatingPointError(f"decompose, while estimating {key}: {err}") from err
 
 
 def _quadrature(*results: EstimateResult) -> float:
@@ -206,9 +219,13 @@ def decompose(
         :class:`Decomposition`.
 
     Raises:
-        TypeError: ``modalities`` is not a mapping, a name is not a string, bad array types.
+        TypeError: ``modalities`` is not a mapping, a name is not a string, bad array types,
+            ``mi_kwargs`` / ``cmi_kwargs`` not a dict or with keys the fit does not accept.
         ValueError: fewer than 2 modalities, a reserved name, an unknown ``anchor``,
-            ``method`` or estimator, mismatched lengths, NaN/Inf.
+            ``method`` or estimator (the message suggests the closest names), mismatched
+            lengths, NaN/Inf, constant columns, a single sample.
+        FloatingPointError: a fit's loss or estimate became NaN/Inf; the message names the
+            quantity (e.g. ``I(t;a|C)``) and the step.
 
     Example:
         >>> import numpy as np, miestim
@@ -229,7 +246,10 @@ def decompose(
         if name in _RESERVED:
             raise ValueError(f"modalities must not be named {list(_RESERVED)} (the target C and fused F); got {name!r}.")
     method = check_choice(method, name="method", choices=METHODS)
+    mi_estimator = check_choice(mi_estimator, name="mi_estimator", choices=ESTIMATORS)
     check_choice(cmi_estimator, name="cmi_estimator", choices=("cmine",))
+    mi_kwargs = check_kwargs(mi_kwargs, name="mi_kwargs", target=estimate_mi, exclude=("x", "y"))
+    cmi_kwargs = check_kwargs(cmi_kwargs, name="cmi_kwargs", target=estimate_cmi, exclude=("x", "y", "z"))
     if anchor is None:
         anchor = next(iter(modalities))
     if anchor not in modalities:
@@ -237,16 +257,19 @@ def decompose(
     dev = resolve_device(device, *modalities.values(), target, fused)
 
     # Integer targets stay integer-valued (float32 holds them exactly), so CMINE sees class labels.
-    data = {name: as_sample_matrix(v, name=f"modalities[{name!r}]", device=dev) for name, v in modalities.items()}
+    labels = {name: f"modalities[{name!r}]" for name in modalities} | {"C": "target", "F": "fused"}
+    data = {name: as_sample_matrix(v, name=labels[name], device=dev) for name, v in modalities.items()}
     data["C"] = as_sample_matrix(target, name="target", device=dev)
     if fused is not None:
         data["F"] = as_sample_matrix(fused, name="fused", device=dev)
-    check_consistent_length(**data)
+    check_consistent_length(**{labels[name]: tensor for name, tensor in data.items()})
+    for name, tensor in data.items():  # here, so that the message names the argument, not a fit's x or y
+        check_constant_columns(tensor, name=labels[name])
 
     common = {"seed": seed, "progress": progress, "device": dev}
     # Terms are differences of CMIs, so the low-variance mean log-ratio readout is the default.
-    est = _Estimates(data, mi_kwargs={"estimator": mi_estimator, **common, **(mi_kwargs or {})},
-                     cmi_kwargs={"readout": "mean_log_ratio", **common, **(cmi_kwargs or {})})
+    est = _Estimates(data, mi_kwargs={"estimator": mi_estimator, **common, **mi_kwargs},
+                     cmi_kwargs={"readout": "mean_log_ratio", **common, **cmi_kwargs})
     others = [m for m in modalities if m != anchor]
     a = anchor
 

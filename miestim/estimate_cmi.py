@@ -22,7 +22,7 @@ from .estimate import resolve_steps
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
-from .training import random_split, resolve_scaler, seeded_init, train_module
+from .training import check_finite_estimate, random_split, resolve_scaler, seeded_init, take_rows, train_module
 
 __all__ = ["estimate_cmi", "jackknife_readouts"]
 
@@ -210,6 +210,8 @@ def estimate_cmi(
             too few samples for the split, ``k`` too large for a split, a discrete ``z``
             value occurring once in a split, bad hyper-parameters.
         TypeError: non-numeric, boolean or complex inputs; hyper-parameters of the wrong type.
+        FloatingPointError: the training loss or validation score became NaN/Inf (the
+            message names the step; no step is skipped), or the held-out estimate did.
 
     References:
         S. Molavipour, G. Bassi, M. Skoglund, "Neural Estimators for Conditional Mutual
@@ -237,6 +239,8 @@ def estimate_cmi(
     readout = check_choice(readout, name="readout", choices=READOUTS)
     lr = check_positive_float(lr, name="lr")
     batch_size = check_positive_int(batch_size, name="batch_size", minimum=2)
+    eval_every = check_positive_int(eval_every, name="eval_every")
+    patience = check_positive_int(patience, name="patience")
     logit_bound(tau)
     scaler = resolve_scaler(standardize)
     generator = make_generator(seed)
@@ -254,14 +258,11 @@ def estimate_cmi(
             samplers[name] = KNNSampler(z_t[idx], k=k, discrete=discrete, seed=sampler_seed)
         except ValueError as err:
             raise ValueError(f"z of the {name} split: {err}") from None
-    x_tr, y_tr, z_tr = x_t[split_idx.train], y_t[split_idx.train], z_t[split_idx.train]
-    x_val, y_val, z_val = x_t[split_idx.validation], y_t[split_idx.validation], z_t[split_idx.validation]
-    x_te, y_te, z_te = x_t[split_idx.test], y_t[split_idx.test], z_t[split_idx.test]
-    if scaler is not None:
-        sx, sy, sz = scaler(x_tr), scaler(y_tr), scaler(z_tr)
-        x_tr, x_val, x_te = sx(x_tr), sx(x_val), sx(x_te)
-        y_tr, y_val, y_te = sy(y_tr), sy(y_val), sy(y_te)
-        z_tr, z_val, z_te = sz(z_tr), sz(z_val), sz(z_te)
+    # Scalers are fitted on the training rows in place; each split is gathered and scaled block by block.
+    sx, sy, sz = (scaler(t, rows=split_idx.train) if scaler is not None else None for t in (x_t, y_t, z_t))
+    x_tr, y_tr, z_tr = (take_rows(t, split_idx.train, s) for t, s in ((x_t, sx), (y_t, sy), (z_t, sz)))
+    x_val, y_val, z_val = (take_rows(t, split_idx.validation, s) for t, s in ((x_t, sx), (y_t, sy), (z_t, sz)))
+    x_te, y_te, z_te = (take_rows(t, split_idx.test, s) for t, s in ((x_t, sx), (y_t, sy), (z_t, sz)))
 
     steps = resolve_steps(max_steps, max_epochs, x_tr.shape[0], batch_size, default=4000)
     with seeded_init(init_seed, dev):
@@ -287,9 +288,11 @@ def estimate_cmi(
         module, loss, validate,
         n_train=x_tr.shape[0], batch_size=batch_size, lr=lr, max_steps=steps, eval_every=eval_every,
         patience=patience, generator=generator, progress=progress, description="estimate_cmi[cmine]",
+        term="training loss (the CMINE classifier's cross-entropy)",
     )
     readouts = jackknife_readouts(*_held_out_logits(module, x_te, y_te, z_te, x_te_product))
     value, stderr = readouts[readout]
+    check_finite_estimate(value, description=f"estimate_cmi[cmine-{readout}]")
     extra = {name: v for name, (v, _) in readouts.items()}
     extra.update(stderrs={name: se for name, (_, se) in readouts.items()}, k=k, resample=resample, discrete_z=train_sampler.discrete_)
     return EstimateResult(

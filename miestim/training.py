@@ -7,16 +7,17 @@ import copy
 import math
 import sys
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Union
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ._validation import check_fraction, check_positive_int, warn_shrunk_batch
+from ._reduction import column_sum
+from ._validation import check_fraction, check_positive_int, did_you_mean, warn_shrunk_batch
 from .result import TrainingHistory
 
-__all__ = ["SCALERS", "RankGaussianizer", "Split", "Standardizer", "combine_batches", "eval_batches", "jackknife_bound", "random_split", "resolve_scaler", "seeded_init", "train_module"]
+__all__ = ["SCALERS", "RankGaussianizer", "Split", "Standardizer", "check_finite_estimate", "combine_batches", "eval_batches", "jackknife_bound", "random_split", "resolve_scaler", "seeded_init", "take_rows", "train_module"]
 
 
 @dataclass(frozen=True)
@@ -45,14 +46,38 @@ def random_split(n: int, fractions: tuple[float, float, float], *, generator: to
     return Split(order[:n_train], order[n_train : n_train + n_val], order[n_train + n_val :])
 
 
-class Standardizer:
-    """Per-column z-scoring with statistics fitted on the training split only (no test leakage)."""
+# Elements per block when fitting or applying a scaler: bounds the temporaries (float64 sums,
+# int64 ranks) to a few tens of MiB however many samples there are.
+_SCALE_BLOCK = 2**20
 
-    def __init__(self, train: torch.Tensor) -> None:
-        self.mean_ = train.mean(dim=0)
+
+def _row_blocks(data: torch.Tensor, rows: torch.Tensor | None) -> Iterator[torch.Tensor]:
+    """``data[rows]`` (or all of ``data``) in consecutive blocks of rows, never as one full copy."""
+    n = data.shape[0] if rows is None else rows.shape[0]
+    step = max(1, _SCALE_BLOCK // max(1, data.shape[1]))
+    for start in range(0, n, step):
+        yield data[start : start + step] if rows is None else data[rows[start : start + step].to(data.device)]
+
+
+class Standardizer:
+    """Per-column z-scoring with statistics fitted on the training split only (no test leakage).
+
+    Args:
+        train: ``(n, d)`` samples; with ``rows`` the full data set, of which only
+            ``train[rows]`` is used (read in blocks, so no copy of the split is made).
+        rows: optional ``(n_train,)`` row indices of the training split.
+    """
+
+    def __init__(self, train: torch.Tensor, *, rows: torch.Tensor | None = None) -> None:
+        n = train.shape[0] if rows is None else rows.shape[0]
+        # Two passes in float64: exact enough for any float32 data, and no full-size temporary.
+        total = sum(column_sum(block.to(torch.float64)) for block in _row_blocks(train, rows))
+        mean = total / n
+        squares = sum(column_sum((block.to(torch.float64) - mean) ** 2) for block in _row_blocks(train, rows))
+        std = (squares / max(n - 1, 1)).sqrt()
+        self.mean_ = mean.to(train.dtype)
         # A column constant on the training split (but not overall) gets scale 1 instead of a division by 0.
-        std = train.std(dim=0)
-        self.scale_ = torch.where(std > 0, std, torch.ones_like(std))
+        self.scale_ = torch.where(std > 0, std, torch.ones_like(std)).to(train.dtype)
 
     def __call__(self, data: torch.Tensor) -> torch.Tensor:
         return (data - self.mean_) / self.scale_
@@ -65,10 +90,29 @@ class RankGaussianizer:
     one makes every marginal close to :math:`N(0, 1)`, which removes heavy tails (a cubed
     Gaussian spans ±15 standard deviations after z-scoring) before a critic sees them. Ties
     get their mid-rank; values outside the training range get the extreme training scores.
+
+    The fitted state is the sorted training columns, ``(d, n_train)`` in the data's dtype;
+    fitting reads the split in blocks and sorts a few columns at a time, so it needs no
+    other full-size temporary.
+
+    Args:
+        train: ``(n, d)`` samples; with ``rows`` the full data set, of which only
+            ``train[rows]`` is used.
+        rows: optional ``(n_train,)`` row indices of the training split.
     """
 
-    def __init__(self, train: torch.Tensor) -> None:
-        self.sorted_ = train.sort(dim=0).values.T.contiguous()
+    def __init__(self, train: torch.Tensor, *, rows: torch.Tensor | None = None) -> None:
+        n = train.shape[0] if rows is None else rows.shape[0]
+        d = train.shape[1]
+        columns = torch.empty((d, n), dtype=train.dtype, device=train.device)
+        start = 0
+        for block in _row_blocks(train, rows):
+            columns[:, start : start + block.shape[0]] = block.T
+            start += block.shape[0]
+        step = max(1, _SCALE_BLOCK // max(1, n))  # columns per sort: bounds the int64 indices torch.sort returns
+        for c in range(0, d, step):
+            columns[c : c + step] = columns[c : c + step].sort(dim=1).values
+        self.sorted_ = columns
 
     def __call__(self, data: torch.Tensor) -> torch.Tensor:
         n = self.sorted_.shape[1]
@@ -87,9 +131,32 @@ def resolve_scaler(standardize: bool | str) -> type[Standardizer] | type[RankGau
     """The scaler class for ``standardize`` (``True`` means ``"zscore"``, ``False`` none)."""
     if isinstance(standardize, bool):
         return Standardizer if standardize else None
-    if isinstance(standardize, str) and standardize in SCALERS:
-        return SCALERS[standardize]
-    raise ValueError(f"standardize must be True, False, 'zscore' or 'rank'; got {standardize!r}.")
+    expected = "standardize must be True, False, 'zscore' or 'rank'"
+    if not isinstance(standardize, str):
+        raise TypeError(f"{expected}; got {standardize!r} ({type(standardize).__name__}).")
+    if standardize.lower() not in SCALERS:
+        raise ValueError(f"{expected}; got {standardize!r}.{did_you_mean(standardize, SCALERS)}")
+    return SCALERS[standardize.lower()]
+
+
+Scaler = Union[Standardizer, RankGaussianizer]
+
+
+def take_rows(data: torch.Tensor, rows: torch.Tensor, scaler: Scaler | None = None) -> torch.Tensor:
+    """``scaler(data[rows])`` (or ``data[rows]``), computed block by block into one new tensor.
+
+    For a training batch this is one gather and one transform; for a whole split it bounds
+    the scaler's temporaries to a block. ``data`` itself (possibly a read-only memory map)
+    is only read.
+    """
+    if scaler is None:
+        return data[rows.to(data.device)]
+    out = torch.empty((rows.shape[0], data.shape[1]), dtype=data.dtype, device=data.device)
+    start = 0
+    for block in _row_blocks(data, rows):
+        out[start : start + block.shape[0]] = scaler(block)
+        start += block.shape[0]
+    return out
 
 
 @contextlib.contextmanager
@@ -162,6 +229,7 @@ def train_module(
     description: str,
     grad_clip: float | None = None,
     average_decay: float | None = 0.99,
+    term: str = "training loss",
 ) -> tuple[nn.Module, TrainingHistory]:
     """Train ``module`` with Adam on ``loss_fn(batch_idx)``, early-stopping on ``validate_fn`` (higher is better).
 
@@ -173,7 +241,10 @@ def train_module(
     validation estimate (early stopping). The choice uses the validation split only, so a
     later estimate on a test split stays unbiased by it.
 
-    A non-finite loss stops training with a ``FloatingPointError`` naming the step.
+    Non-finite values stop training; no step is skipped. A NaN or infinite loss raises
+    ``FloatingPointError`` naming the step and ``term`` (what the loss is, e.g. "training
+    loss (minus the smile objective)") before the optimiser sees it, so the weights are
+    never updated with it; a non-finite validation score raises likewise, naming the step.
     """
     check_positive_int(max_steps, name="max_steps")
     check_positive_int(eval_every, name="eval_every")
@@ -192,9 +263,10 @@ def train_module(
     with tqdm(total=max_steps, desc=description, disable=not progress, leave=False) as bar:
         for step in range(1, max_steps + 1):
             loss = loss_fn(next(batches))
-            if not torch.isfinite(loss):
+            if not bool(torch.isfinite(loss.detach())):
                 raise FloatingPointError(
-                    f"{description}: the training loss became {float(loss)} at step {step}; lower lr or check the inputs."
+                    f"{description}: the {term} became {float(loss.detach())} at step {step} of {max_steps}; training "
+                    "stopped (no step is skipped). Lower lr, check the inputs, or use a bounded estimator such as 'smile'."
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -210,6 +282,11 @@ def train_module(
                 averaged.eval()
                 with torch.no_grad():
                     val = validate_fn(averaged)
+                if not math.isfinite(val):
+                    raise FloatingPointError(
+                        f"{description}: the validation score became {val} at step {step} of {max_steps}; training "
+                        "stopped. Lower lr or check the inputs."
+                    )
                 module.train()
                 steps.append(step)
                 train_trace.append(-running / count)
@@ -228,6 +305,16 @@ def train_module(
     module.load_state_dict(best_state)
     module.eval()
     return module, TrainingHistory(tuple(steps), tuple(train_trace), tuple(val_trace), stopped_early)
+
+
+def check_finite_estimate(value: float, *, description: str) -> float:
+    """Refuse to return a non-finite held-out estimate (finite inputs must never give NaN)."""
+    if not math.isfinite(value):
+        raise FloatingPointError(
+            f"{description}: the held-out estimate is {value}; the trained critic's scores overflowed. "
+            "Lower lr, standardise the inputs, or use a bounded estimator such as 'smile'."
+        )
+    return value
 
 
 @torch.no_grad()

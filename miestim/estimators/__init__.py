@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._validation import check_choice
+from .._validation import check_choice, check_kwargs
 from .base import LogBaseline, MIEstimator
 from .baseline import TUBA, InterpolatedBound
 from .mine import MINE
@@ -28,4 +28,6 @@ def make_estimator(estimator: str | MIEstimator, x_dim: int, y_dim: int, **kwarg
         return estimator
     if not isinstance(estimator, str):
         raise TypeError(f"estimator must be a name in {sorted(ESTIMATORS)} or an MIEstimator instance; got {type(estimator).__name__}.")
-    return ESTIMATORS[check_choice(estimator, name="estimator", choices=ESTIMATORS)](x_dim, y_dim, **kwargs)
+    cls = ESTIMATORS[check_choice(estimator, name="estimator", choices=ESTIMATORS)]
+    kwargs = check_kwargs(kwargs, name="estimator_kwargs", target=cls, exclude=("x_dim", "y_dim"))
+    return cls(x_dim, y_dim, **kwargs)

@@ -2,7 +2,9 @@
 
 Every function takes ``(n, n)`` scores whose diagonal holds the joint pairs and returns
 a scalar tensor in nats. They are numerically stable (log-sum-exp throughout) and finite
-for any finite scores.
+for any finite scores. float16 and bfloat16 scores are upcast to float32 (the result is
+float32): half precision overflows at 65504, within reach of a sum of ``n^2`` terms.
+NaN scores are not checked for (the bounds run every training step) and propagate.
 
 :mod:`~miestim.functional.two_sample` holds the readouts of a two-sample classifier
 (CMINE): KL estimates from its logits on joint and reference samples given separately.

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from .._reduction import fixed_order_logsumexp
 from .._validation import check_positive_float
 
 
@@ -20,6 +21,17 @@ def check_scores(scores: torch.Tensor) -> int:
     if scores.shape[0] < 2:
         raise ValueError(f"scores needs n >= 2 (off-diagonal pairs estimate the product of marginals); got n={scores.shape[0]}.")
     return scores.shape[0]
+
+
+#: Half-precision score dtypes: the bounds compute in float32 for them (upcast), since float16
+#: overflows at 65504 (a sum of n^2 softplus terms, or bounded_exp's threshold) and both lose digits.
+_UPCAST = (torch.float16, torch.bfloat16)
+
+
+def as_scores(scores: torch.Tensor) -> torch.Tensor:
+    """Check ``scores`` like :func:`check_scores` and upcast float16 / bfloat16 to float32 (differentiably)."""
+    check_scores(scores)
+    return scores.float() if scores.dtype in _UPCAST else scores
 
 
 def check_log_baseline(log_baseline: torch.Tensor | float, n: int, like: torch.Tensor) -> torch.Tensor:
@@ -43,7 +55,7 @@ def offdiagonal(scores: torch.Tensor) -> torch.Tensor:
 def offdiagonal_logmeanexp(scores: torch.Tensor) -> torch.Tensor:
     r""":math:`\log \frac{1}{n(n-1)} \sum_{i \ne j} e^{S_{ij}}`, computed stably."""
     n = scores.shape[0]
-    return torch.logsumexp(offdiagonal(scores).flatten(), dim=0) - math.log(n * (n - 1))
+    return fixed_order_logsumexp(offdiagonal(scores)) - math.log(n * (n - 1))
 
 
 def check_clip(clip: float) -> float:

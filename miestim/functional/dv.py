@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._utils import check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, offdiagonal_logmeanexp
 
 
 def dv_lower_bound(scores: torch.Tensor) -> torch.Tensor:
@@ -29,5 +29,5 @@ def dv_lower_bound(scores: torch.Tensor) -> torch.Tensor:
         >>> round(float(dv_lower_bound(torch.zeros(4, 4))), 6)
         0.0
     """
-    check_scores(scores)
+    scores = as_scores(scores)
     return scores.diagonal().mean() - offdiagonal_logmeanexp(scores)

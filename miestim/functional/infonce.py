@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from ._utils import check_scores
+from ._utils import as_scores
 
 
 def infonce_lower_bound(scores: torch.Tensor) -> torch.Tensor:
@@ -32,5 +32,6 @@ def infonce_lower_bound(scores: torch.Tensor) -> torch.Tensor:
         >>> float(infonce_lower_bound(torch.eye(3) * 1e4)) <= torch.log(torch.tensor(3.0)).item() + 1e-6
         True
     """
-    n = check_scores(scores)
+    scores = as_scores(scores)
+    n = scores.shape[0]
     return math.log(n) + (scores.diagonal() - torch.logsumexp(scores, dim=1)).mean()

@@ -6,8 +6,9 @@ import math
 
 import torch
 
+from .._reduction import fixed_order_mean
 from .._validation import check_probability
-from ._utils import bounded_exp, check_log_baseline, check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, bounded_exp, check_log_baseline, offdiagonal_logmeanexp
 
 
 def _leave_one_out_column_logmeanexp(scores: torch.Tensor) -> torch.Tensor:
@@ -49,7 +50,8 @@ def interpolated_lower_bound(
     Returns:
         Scalar tensor, nats.
     """
-    n = check_scores(scores)
+    scores = as_scores(scores)
+    n = scores.shape[0]
     alpha = check_probability(alpha, name="alpha")
     baseline = check_log_baseline(log_baseline, n, scores)
     log_alpha = math.log(alpha) if alpha > 0 else float("-inf")
@@ -57,6 +59,6 @@ def interpolated_lower_bound(
     loo = _leave_one_out_column_logmeanexp(scores)
     denominator = torch.logaddexp(log_alpha + loo, log_rest + baseline.unsqueeze(0))
     off = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    joint = (scores.diagonal().unsqueeze(0) - denominator)[off].mean()
+    joint = fixed_order_mean((scores.diagonal().unsqueeze(0) - denominator)[off])
     marginal = bounded_exp(offdiagonal_logmeanexp(scores - denominator.diagonal().unsqueeze(0)))
     return 1.0 + joint - marginal

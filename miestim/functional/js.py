@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._utils import check_scores, offdiagonal
+from .._reduction import fixed_order_mean, fixed_order_sum
+from ._utils import as_scores, offdiagonal
 from .dv import dv_lower_bound
 from .nwj import nwj_lower_bound
 
@@ -27,10 +28,11 @@ def js_objective(scores: torch.Tensor) -> torch.Tensor:
     Returns:
         Scalar tensor (equal to :math:`2\,\mathrm{JSD} - \log 4` at the optimum).
     """
-    n = check_scores(scores)
-    joint = -F.softplus(-scores.diagonal()).mean()
+    scores = as_scores(scores)
+    n = scores.shape[0]
+    joint = -fixed_order_mean(F.softplus(-scores.diagonal()))
     # softplus(-inf) = 0, so the masked diagonal contributes nothing.
-    marginal = F.softplus(offdiagonal(scores)).sum() / (n * (n - 1))
+    marginal = fixed_order_sum(F.softplus(offdiagonal(scores))) / (n * (n - 1))
     return joint - marginal
 
 

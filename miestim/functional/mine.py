@@ -7,7 +7,7 @@ import math
 import torch
 
 from .._validation import check_probability
-from ._utils import bounded_exp, check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, bounded_exp, offdiagonal_logmeanexp
 
 
 def mine_lower_bound(scores: torch.Tensor, log_ema: torch.Tensor | float) -> torch.Tensor:
@@ -30,7 +30,7 @@ def mine_lower_bound(scores: torch.Tensor, log_ema: torch.Tensor | float) -> tor
     Returns:
         Scalar tensor, nats (value of DV, gradient of MINE).
     """
-    check_scores(scores)
+    scores = as_scores(scores)
     log_ema = torch.as_tensor(log_ema, dtype=scores.dtype, device=scores.device).detach()
     joint = scores.diagonal().mean()
     log_partition = offdiagonal_logmeanexp(scores)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._utils import bounded_exp, check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, bounded_exp, offdiagonal_logmeanexp
 
 
 def nwj_lower_bound(scores: torch.Tensor) -> torch.Tensor:
@@ -34,5 +34,5 @@ def nwj_lower_bound(scores: torch.Tensor) -> torch.Tensor:
         >>> round(float(nwj_lower_bound(torch.ones(3, 3))), 6)
         0.0
     """
-    check_scores(scores)
+    scores = as_scores(scores)
     return scores.diagonal().mean() - bounded_exp(offdiagonal_logmeanexp(scores) - 1.0)

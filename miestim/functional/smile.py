@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._utils import check_clip, check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, check_clip, offdiagonal_logmeanexp
 from .js import js_objective
 
 
@@ -28,7 +28,7 @@ def smile_lower_bound(scores: torch.Tensor, *, clip: float = 5.0) -> torch.Tenso
     Returns:
         Scalar tensor, nats.
     """
-    check_scores(scores)
+    scores = as_scores(scores)
     clip = check_clip(clip)
     value = scores.diagonal().mean() - offdiagonal_logmeanexp(scores.clamp(-clip, clip))
     objective = js_objective(scores)

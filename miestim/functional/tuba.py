@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ._utils import bounded_exp, check_log_baseline, check_scores, offdiagonal_logmeanexp
+from ._utils import as_scores, bounded_exp, check_log_baseline, offdiagonal_logmeanexp
 
 
 def tuba_lower_bound(scores: torch.Tensor, log_baseline: torch.Tensor | float = 0.0) -> torch.Tensor:
@@ -27,7 +27,8 @@ def tuba_lower_bound(scores: torch.Tensor, log_baseline: torch.Tensor | float = 
     Returns:
         Scalar tensor, nats.
     """
-    n = check_scores(scores)
+    scores = as_scores(scores)
+    n = scores.shape[0]
     baseline = check_log_baseline(log_baseline, n, scores)
     joint = (scores.diagonal() - baseline).mean()
     marginal = bounded_exp(offdiagonal_logmeanexp(scores - baseline.unsqueeze(0)))

@@ -19,17 +19,20 @@ import math
 
 import torch
 
+from .._reduction import fixed_order_logsumexp, fixed_order_mean
 from .._validation import check_probability
 from ._utils import bounded_exp
 
 __all__ = ["clip_logits", "logit_bound", "two_sample_dv_bound", "two_sample_mean_log_ratio", "two_sample_nwj_bound"]
 
 
-def _check_logits(logits: torch.Tensor, *, name: str) -> None:
+def _check_logits(logits: torch.Tensor, *, name: str) -> torch.Tensor:
+    """Check a tensor of logits; float16 / bfloat16 are upcast to float32 (as the score-matrix bounds do)."""
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
         raise TypeError(f"{name} must be a floating-point torch.Tensor of logits; got {type(logits).__name__}.")
     if logits.numel() == 0:
         raise ValueError(f"{name} must hold at least one logit; got shape {tuple(logits.shape)}.")
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
 
 
 def logit_bound(tau: float) -> float:
@@ -84,10 +87,10 @@ def two_sample_dv_bound(joint: torch.Tensor, product: torch.Tensor) -> torch.Ten
         >>> round(float(two_sample_dv_bound(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0, 0.0]))), 6)
         1.0
     """
-    _check_logits(joint, name="joint")
-    _check_logits(product, name="product")
+    joint = _check_logits(joint, name="joint")
+    product = _check_logits(product, name="product")
     product = product.flatten()
-    return joint.mean() - (torch.logsumexp(product, dim=0) - math.log(product.numel()))
+    return fixed_order_mean(joint) - (fixed_order_logsumexp(product) - math.log(product.numel()))
 
 
 def two_sample_nwj_bound(joint: torch.Tensor, product: torch.Tensor) -> torch.Tensor:
@@ -115,10 +118,10 @@ def two_sample_nwj_bound(joint: torch.Tensor, product: torch.Tensor) -> torch.Te
         >>> round(float(two_sample_nwj_bound(torch.tensor([1.0, 1.0]), torch.tensor([0.0, 0.0]))), 6)
         1.0
     """
-    _check_logits(joint, name="joint")
-    _check_logits(product, name="product")
+    joint = _check_logits(joint, name="joint")
+    product = _check_logits(product, name="product")
     product = product.flatten()
-    return 1.0 + joint.mean() - bounded_exp(torch.logsumexp(product, dim=0) - math.log(product.numel()))
+    return 1.0 + fixed_order_mean(joint) - bounded_exp(fixed_order_logsumexp(product) - math.log(product.numel()))
 
 
 def two_sample_mean_log_ratio(joint: torch.Tensor) -> torch.Tensor:
@@ -132,5 +135,5 @@ def two_sample_mean_log_ratio(joint: torch.Tensor) -> torch.Tensor:
         >>> float(two_sample_mean_log_ratio(torch.tensor([1.0, 3.0])))
         2.0
     """
-    _check_logits(joint, name="joint")
-    return joint.mean()
+    joint = _check_logits(joint, name="joint")
+    return fixed_order_mean(joint)

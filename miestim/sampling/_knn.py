@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._reduction import column_sum
 from .._validation import as_sample_matrix, check_choice, check_positive_int, make_generator
 from ._neighbors import Strata, build_strata, exact_knn, faiss_knn, load_faiss, rand_on
 
@@ -21,6 +22,22 @@ DISCRETE_MAX_LEVELS = 50
 def _compute_dtype(device: torch.device) -> torch.dtype:
     # float64 keeps the distance expansion exact to ~1e-16 relative; MPS has no float64.
     return torch.float32 if device.type == "mps" else torch.float64
+
+
+def _location_scale(z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Column mean and population standard deviation of ``z`` (constant columns: scale 1).
+
+    Computed on ``z / max|z|`` per column, so that neither the sum nor the squares overflow
+    (values near the float64 limit) or underflow (subnormal values); scaling ``z`` by a power
+    of two scales both exactly. The sums do not depend on the thread count.
+    """
+    n = z.shape[0]
+    peak = z.abs().amax(dim=0)
+    peak = torch.where(peak > 0, peak, torch.ones_like(peak))
+    unit = z / peak
+    mean = column_sum(unit) / n
+    std = (column_sum((unit - mean) ** 2) / n).sqrt() * peak
+    return mean * peak, torch.where(std > 0, std, torch.ones_like(std))
 
 
 def _as_index_vector(value: Any, *, n: int, name: str, device: torch.device) -> torch.Tensor:
@@ -154,9 +171,7 @@ class KNNSampler:
         self.device_ = z.device
         self.generator_ = make_generator(seed, device=self.device_)
         if standardize:
-            self.mean_ = z.mean(dim=0)
-            std = z.std(dim=0, unbiased=False)
-            self.scale_ = torch.where(std > 0, std, torch.ones_like(std))
+            self.mean_, self.scale_ = _location_scale(z)
         else:
             self.mean_, self.scale_ = torch.zeros_like(z[0]), torch.ones_like(z[0])
 

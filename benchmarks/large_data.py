@@ -1,0 +1,179 @@
+"""Time and peak memory of :func:`miestim.estimate_mi` on large data read from memory-mapped ``.npy`` files.
+
+For each N the samples (``dim`` = 128 columns of X and of Y, a correlated Gaussian with a
+known MI) are written chunk by chunk to two ``.npy`` files by one subprocess; then a **fresh
+Python process** opens them with ``np.load(..., mmap_mode="r")`` and runs ``estimate_mi`` on
+the memory maps, so the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``)
+is that one run's, N by N. It includes the Python, numpy and torch runtime (the ``import RSS``
+column) and the pages of the memory-mapped files that were read.
+
+On Linux a process's ``ru_maxrss`` starts at the peak RSS of the process that spawned it (the
+kernel carries the old address space's high-water mark across ``fork``/``exec``). The worker is
+therefore started through a bare Python launcher, whose own RSS is small, so that the
+benchmark's (or pytest's) memory is not counted.
+
+Training is a fixed number of steps (``--max-steps``, default 200, validation every 100),
+so the cost that grows with N is the library's handling of the data: validation, the
+standardisation fitted on the training split, and the held-out evaluation. This measures
+resources, not accuracy: 200 steps are far too few for a 128-dimensional critic, so the
+estimates sit well below the true MI (``python -m benchmarks accuracy`` measures accuracy).
+
+Usage::
+
+    python -m benchmarks.large_data                     # N = 1e4, 1e5, 1e6; d = 128
+    python -m benchmarks.large_data --quick             # N = 1e3, 1e4
+    python -m benchmarks.large_data --json out.json     # also write the rows
+    python -m benchmarks.large_data --sizes 20000 --dim 32 --max-steps 50
+
+Exit status 0, or 1 when a run fails (its error is printed in the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+FULL_SIZES = (10_000, 100_000, 1_000_000)
+QUICK_SIZES = (1_000, 10_000)
+_CHUNK = 50_000
+_ROOT = Path(__file__).resolve().parents[1]
+
+
+def peak_rss_mib() -> float:
+    """This process's peak resident set size so far, in MiB (``ru_maxrss`` is KiB on Linux, bytes on macOS)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def write_samples(directory: Path, n: int, dim: int, mi: float, seed: int) -> tuple[Path, Path]:
+    """Write ``n`` samples of a correlated Gaussian task to ``x.npy`` and ``y.npy`` (float32), chunk by chunk."""
+    from miestim.gaussian import CorrelatedGaussianTask
+
+    task = CorrelatedGaussianTask(dim, mi)
+    paths = directory / "x.npy", directory / "y.npy"
+    x_out = np.lib.format.open_memmap(paths[0], mode="w+", dtype=np.float32, shape=(n, dim))
+    y_out = np.lib.format.open_memmap(paths[1], mode="w+", dtype=np.float32, shape=(n, dim))
+    for i, start in enumerate(range(0, n, _CHUNK)):
+        stop = min(n, start + _CHUNK)
+        x_out[start:stop], y_out[start:stop] = task.sample(stop - start, seed=seed * 100_003 + i)
+    x_out.flush(), y_out.flush()
+    del x_out, y_out
+    return paths
+
+
+def worker(x_path: str, y_path: str, *, max_steps: int, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
+    """Run ``estimate_mi`` on two memory-mapped files in this process; time and peak RSS."""
+    import torch
+
+    import miestim
+
+    if threads:
+        torch.set_num_threads(threads)
+    import_rss = peak_rss_mib()
+    x = np.load(x_path, mmap_mode="r")
+    y = np.load(y_path, mmap_mode="r")
+    start = time.perf_counter()
+    res = miestim.estimate_mi(x, y, max_steps=max_steps, eval_every=100, seed=seed, device=device, progress=False)
+    return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(), "import_rss_mib": import_rss,
+            "value": res.value, "stderr": res.stderr, "torch": torch.__version__, "miestim": miestim.__version__,
+            "threads": torch.get_num_threads()}
+
+
+# A bare interpreter that starts the worker: the worker's ru_maxrss then starts from this
+# launcher's few MiB instead of the calling process's peak (see the module docstring).
+_LAUNCH = "import subprocess, sys; sys.exit(subprocess.call(sys.argv[1:]))"
+
+
+def _python(*args: str, launcher: bool = False) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "benchmarks.large_data", *args]
+    if launcher:
+        command = [sys.executable, "-c", _LAUNCH, *command]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
+    return subprocess.run(command, cwd=_ROOT, env=env, capture_output=True, text=True)
+
+
+def _failure(done: subprocess.CompletedProcess) -> str:
+    return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+
+
+def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
+    """Write the data for one N (in a subprocess), then measure ``estimate_mi`` on it in a fresh one."""
+    row: dict[str, Any] = {"n": n, "dim": dim, "true_mi": mi, "max_steps": max_steps}
+    with tempfile.TemporaryDirectory(prefix="miestim-large-") as tmp:
+        done = _python("--write", tmp, "--sizes", str(n), "--dim", str(dim), "--mi", str(mi), "--seed", str(seed))
+        if done.returncode == 0:
+            x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
+            done = _python("--worker", str(x_path), str(y_path), "--max-steps", str(max_steps), "--seed", str(seed),
+                           "--device", device, *(["--threads", str(threads)] if threads else []), launcher=True)
+    if done.returncode != 0:
+        row["error"] = _failure(done)
+        return row
+    row.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return row
+
+
+def table(rows: Sequence[dict[str, Any]]) -> str:
+    """The rows as a markdown table."""
+    lines = ["| N | d | seconds | peak RSS (MiB) | import RSS (MiB) | estimate (nats) | true MI (nats) |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['n']:,} | {r['dim']} | failed: {r['error']} | | | | |")
+        else:
+            lines.append(f"| {r['n']:,} | {r['dim']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['import_rss_mib']:.0f} | "
+                         f"{r['value']:.3f} ± {r['stderr']:.3f} | {r['true_mi']:g} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.large_data", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="N = 1e3 and 1e4 only")
+    parser.add_argument("--sizes", type=int, nargs="+", help="sample sizes to run (default 1e4 1e5 1e6)")
+    parser.add_argument("--dim", type=int, default=128, help="columns of X and of Y (default 128)")
+    parser.add_argument("--mi", type=float, default=2.0, help="true MI of the Gaussian data, nats (default 2)")
+    parser.add_argument("--max-steps", type=int, default=200, help="training steps per run (default 200)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, help="torch threads in each run (default: torch's default)")
+    parser.add_argument("--json", help="write the rows and run metadata to this file")
+    parser.add_argument("--worker", nargs=2, metavar=("X_NPY", "Y_NPY"), help=argparse.SUPPRESS)
+    parser.add_argument("--write", metavar="DIR", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.write:
+        write_samples(Path(args.write), args.sizes[0], args.dim, args.mi, args.seed)
+        return 0
+    if args.worker:
+        print(json.dumps(worker(*args.worker, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads)))
+        return 0
+
+    sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
+    rows = [run_one(n, dim=args.dim, mi=args.mi, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads)
+            for n in sizes]
+    done = next((r for r in rows if "error" not in r), {})
+    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": done.get("miestim"), "torch": done.get("torch"),
+            "threads": done.get("threads"), "machine": platform.machine(), "cpus": os.cpu_count(), "device": args.device,
+            "seed": args.seed, "max_steps": args.max_steps, "command": "python -m benchmarks.large_data " + " ".join(argv)}
+    print(f"estimate_mi on memory-mapped .npy · miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} "
+          f"{meta['cpus']} CPUs, {meta['threads']} threads · device {args.device} · {args.max_steps} steps · seed {args.seed} · "
+          f"{meta['date']}\n")
+    print(table(rows))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+    return 1 if any("error" in r for r in rows) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
