@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,sentiment-ablation,sentiment-speed} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,sentiment-ablation,sentiment-speed,large-data} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy",
                 "decomposition": "benchmarks.decomposition", "sentiment-ablation": "benchmarks.sentiment_ablation",
-                "sentiment-speed": "benchmarks.sentiment_speed"}
+                "sentiment-speed": "benchmarks.sentiment_speed",
+                "large-data": "benchmarks.large_data"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)
         return 2
