@@ -5,6 +5,7 @@ import pytest
 import torch
 
 import miestim
+from miestim.estimate_cmi import less_predictable
 from miestim.gaussian import GaussianChainTask, GaussianCMITask
 
 FAST = dict(hidden=(64, 64), max_steps=800, progress=False)
@@ -105,5 +106,33 @@ def test_resample_y_is_the_same_estimate_with_roles_swapped():
     x, y, z = GaussianChainTask(1).sample(1000, seed=0)
     kwargs = dict(seed=3, hidden=(16,), max_steps=40, progress=False)
     swapped = miestim.estimate_cmi(x, y, z, resample="y", **kwargs)
-    assert swapped.value == miestim.estimate_cmi(y, x, z, **kwargs).value
+    assert swapped.value == miestim.estimate_cmi(y, x, z, resample="x", **kwargs).value
     assert swapped.extra["resample"] == "y" and swapped.estimator.x_dim == 1
+
+
+def test_auto_resample_redraws_the_variable_z_predicts_least():
+    # Null chain (X, Z, Y): X given Y has sd 1 of 10, Z given Y sd 5 of 11, so Z is the one to redraw.
+    x, z, y = GaussianChainTask(2, target="x;z|y").sample(2000, seed=0)
+    kwargs = dict(seed=0, hidden=(16,), max_steps=20, progress=False)
+    assert miestim.estimate_cmi(x, z, y, **kwargs).extra["resample"] == "y"
+    assert miestim.estimate_cmi(z, x, y, **kwargs).extra["resample"] == "x"
+    auto = miestim.estimate_cmi(x, z, y, **kwargs)
+    assert auto.value == miestim.estimate_cmi(x, z, y, resample="y", **kwargs).value
+
+
+def test_auto_resample_keeps_x_for_discrete_z():
+    rng = np.random.default_rng(0)
+    label = rng.integers(0, 3, size=1500)
+    a, b = label + 0.1 * rng.normal(size=1500), label + rng.normal(size=1500)
+    res = miestim.estimate_cmi(a, b, label, seed=0, hidden=(16,), max_steps=20, progress=False)
+    assert res.extra["resample"] == "x" and res.extra["discrete_z"]
+
+
+def test_less_predictable_compares_linear_r_squared():
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(5000, 3, generator=gen)
+    tight = z @ torch.randn(3, 2, generator=gen) + 0.1 * torch.randn(5000, 2, generator=gen)
+    loose = z[:, :1] + 3.0 * torch.randn(5000, 1, generator=gen)
+    rows = torch.arange(5000)
+    assert less_predictable(tight, loose, z, rows=rows) == "y"
+    assert less_predictable(loose, tight, z, rows=rows) == "x"

@@ -365,7 +365,7 @@ HYPER = [
     ("estimate_cmi", {"eval_every": 0}, ValueError, "eval_every must be an integer >= 1"),
     ("estimate_cmi", {"hidden": (8, -1)}, ValueError, "hidden width must be an integer >= 1"),
     ("estimate_cmi", {"readout": "mean_log_ratoi"}, ValueError, r"readout must be one of .*Did you mean 'mean_log_ratio'"),
-    ("estimate_cmi", {"resample": "z"}, ValueError, r"resample must be one of \['x', 'y'\]; got 'z'"),
+    ("estimate_cmi", {"resample": "z"}, ValueError, r"resample must be one of \['auto', 'x', 'y'\]; got 'z'"),
     ("estimate_cmi", {"activation": "sigmoidd"}, ValueError, "activation must be one of"),
     ("estimate_cmi", {"standardize": "zcore"}, ValueError, "Did you mean 'zscore'"),
     ("decompose", {"method": "chain-rule"}, ValueError, r"method must be one of .*Did you mean 'chain_rule'"),
