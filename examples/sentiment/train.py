@@ -235,8 +235,9 @@ class Trainer:
             sums["objective"] += objective.item()
             steps += 1
         (sums["task_loss"],) = sum_values([sums["task_loss"]])  # the global batches' task losses
-        row = {key: value / steps for key, value in sums.items()}
-        row["loss"] = row["task_loss"] - row.pop("objective")
+        means = {key: value / steps for key, value in sums.items()}
+        objective = means.pop("objective")
+        row = {"task_loss": means["task_loss"], "loss": means["task_loss"] - objective, **means}
         row["seconds_mi_forward"] = mi_seconds
         return row
 
