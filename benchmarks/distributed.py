@@ -193,10 +193,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.processes < 2:
         parser.error(f"--processes must be at least 2; got {args.processes}.")
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(processes=args.processes, quick=args.quick, tmp=Path(tmp))
-    meta = run_metadata("distributed", argv, device="cpu", seed=0, quick=args.quick, backend="gloo",
-                        cpu_cores=os.cpu_count(), processes=args.processes)
+    # Other jobs on the machine change these timings; the 1-minute load average says how busy it was.
+    meta = run_metadata("distributed", argv, device="cpu", seed=0, quick=args.quick, backend="gloo", cpu_cores=os.cpu_count(),
+                        processes=args.processes, load_average=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(header(meta))
     print(table(rows))
     if args.json:
