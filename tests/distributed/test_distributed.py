@@ -1,7 +1,8 @@
 """Two gloo processes against one: estimates, gradients, estimate_mi / estimate_cmi and the example's training.
 
-One ``torchrun --nproc_per_node 2`` launch (``_distributed_worker.py``) computes the multi-process side; the
-one-process references are computed here on the concatenated batch. Tolerances: 1e-5 for
+Two ``torchrun --nproc_per_node 2`` launches compute the multi-process side — the library
+checks (``_distributed_worker.py``) and ``-m examples.sentiment train`` —; the one-process
+references are computed here on the concatenated batch. Tolerances: 1e-5 for
 bounds, gradients and estimates (float32 rounding of embeddings computed on shards instead of
 the whole batch); 1e-5 for the example's metrics and MI terms after 2 epochs (no dropout).
 """
@@ -37,25 +38,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def launch(tmp_path_factory):
-    """Run the worker under torchrun with 2 CPU processes; the data folder and what each rank wrote."""
-    tmp = tmp_path_factory.mktemp("distributed")
-    data = make_synthetic(SyntheticConfig(n_train=64, n_valid=32, n_test=32, audio_len=10, vision_len=8, min_len=3), seed=0)
-    write_unaligned(data, tmp / "data")
+def _torchrun(*args: str) -> None:
+    """``torchrun --nproc_per_node 2 ARGS`` with 1 thread per process; fails the test with the output on error."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(_free_port()), str(Path(worker.__file__)), str(tmp / "out"), str(tmp / "data")]
-    (tmp / "out").mkdir()
-    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+               "--master_port", str(_free_port()), *args]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    ranks = [torch.load(tmp / "out" / f"rank{r}.pt", weights_only=False) for r in range(2)]
-    return tmp, ranks
+
+
+@pytest.fixture(scope="module")
+def ranks(tmp_path_factory):
+    """The library checks under torchrun with 2 CPU processes: what each rank wrote."""
+    out = tmp_path_factory.mktemp("distributed")
+    _torchrun(str(Path(worker.__file__)), str(out))
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
+
+
+@pytest.fixture(scope="module")
+def example_launch(tmp_path_factory):
+    """``torchrun --nproc_per_node 2 -m examples.sentiment train`` on tiny MulT-style files: the data and run folders."""
+    tmp = tmp_path_factory.mktemp("example")
+    data = make_synthetic(SyntheticConfig(n_train=64, n_valid=32, n_test=32, audio_len=10, vision_len=8, min_len=3), seed=0)
+    write_unaligned(data, tmp / "data")
+    _torchrun("-m", "examples.sentiment", *worker.sentiment_args(str(tmp / "data"), str(tmp / "two")))
+    return tmp / "data", tmp / "two"
 
 
 @pytest.mark.parametrize("name", worker.BOUNDS)
-def test_bound_and_ddp_gradients_equal_one_process_on_the_concatenated_batch(launch, name):
-    _, ranks = launch
+def test_bound_and_ddp_gradients_equal_one_process_on_the_concatenated_batch(ranks, name):
     x, y = worker.global_batch()
     module = worker.build(name)
     value = module(x, y)
@@ -71,8 +82,7 @@ def test_bound_and_ddp_gradients_equal_one_process_on_the_concatenated_batch(lau
     ("estimate_mi", worker.mi_data, worker.MI_OPTIONS),
     ("estimate_cmi", worker.cmi_data, worker.CMI_OPTIONS),
 ])
-def test_one_call_estimators_under_two_ranks_equal_one_process(launch, function, data, options):
-    _, ranks = launch
+def test_one_call_estimators_under_two_ranks_equal_one_process(ranks, function, data, options):
     single = getattr(miestim, function)(*data(), **options)
     assert ranks[0][function] == ranks[1][function]  # the same report on every rank
     got = ranks[0][function]
@@ -83,8 +93,7 @@ def test_one_call_estimators_under_two_ranks_equal_one_process(launch, function,
     assert got["history"].train == pytest.approx(single.history.train, abs=TOL)
 
 
-def test_knn_table_built_in_shares_equals_one_process(launch):
-    _, ranks = launch
+def test_knn_table_built_in_shares_equals_one_process(ranks):
     single = miestim.KNNSampler(worker.knn_bank(), k=3, seed=2)
     draws = single.sample_indices(torch.arange(301))
     for rank in ranks:
@@ -92,19 +101,17 @@ def test_knn_table_built_in_shares_equals_one_process(launch):
         assert torch.equal(rank["knn"]["draws"], draws)
 
 
-def test_ranks_must_pass_the_same_data_and_matching_options(launch):
-    _, ranks = launch
+def test_ranks_must_pass_the_same_data_and_matching_options(ranks):
     for rank in ranks:
         assert "every rank must pass the same estimate_mi's data" in rank["mismatch_error"]
         assert "rank 1 has {'n': 590" in rank["mismatch_error"]
         assert "distributed=False, but the estimator instance gathers" in rank["instance_error"]
 
 
-def test_example_trains_under_torchrun_like_one_process(launch, tmp_path):
-    tmp, _ = launch
-    sentiment_main(worker.sentiment_args(str(tmp / "data"), str(tmp_path / "one")))
+def test_example_trains_under_torchrun_like_one_process(example_launch, tmp_path):
+    data_dir, two_dir = example_launch
+    sentiment_main(worker.sentiment_args(str(data_dir), str(tmp_path / "one")))
     one = json.loads((tmp_path / "one" / "report.json").read_text())
-    two_dir = tmp / "out" / "sentiment"
     two = json.loads((two_dir / "report.json").read_text())
     assert (one["processes"], two["processes"]) == (1, 2)
     assert two["selected_epoch"] == one["selected_epoch"]
