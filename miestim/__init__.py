@@ -3,7 +3,7 @@
 All information quantities are in nats.
 """
 
-from . import functional, gaussian, sampling
+from . import distributed, functional, gaussian, sampling
 from .cmine import CMINE
 from .decompose import Decomposition, decompose
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
@@ -37,6 +37,7 @@ __all__ = [
     "TUBA",
     "TrainingHistory",
     "decompose",
+    "distributed",
     "estimate_cmi",
     "estimate_mi",
     "functional",

@@ -23,6 +23,7 @@ __all__ = [
     "check_choice",
     "check_fraction",
     "check_kwargs",
+    "check_optional_bool",
     "check_positive_float",
     "check_positive_int",
     "check_probability",
@@ -185,6 +186,13 @@ def check_positive_int(value: Any, *, name: str, minimum: int = 1) -> int:
     if value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}; got {value}.")
     return int(value)
+
+
+def check_optional_bool(value: Any, *, name: str) -> bool | None:
+    """Check ``value`` is True, False or None (None: decide automatically)."""
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be True, False or None (automatic); got {value!r} ({type(value).__name__}).")
+    return value
 
 
 def check_positive_float(value: Any, *, name: str, allow_zero: bool = False) -> float:

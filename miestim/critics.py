@@ -83,9 +83,17 @@ class SeparableCritic(Critic):
         """The embeddings ``g(x)`` and ``h(y)``, each ``(n, embed_dim)``."""
         return self.g(x), self.h(y)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gx, hy = self.embed(x, y)
+    def score_embeddings(self, gx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
+        r"""The score matrix :math:`S_{ij} = g(x_i)^\top h(y_j)` of given embeddings, ``(n, e), (m, e) -> (n, m)``.
+
+        The scores depend on the data only through the embeddings, which is what lets a
+        multi-process run gather the embeddings of every rank and score the global batch
+        (see :mod:`miestim.distributed`).
+        """
         return gx @ hy.T
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.score_embeddings(*self.embed(x, y))
 
     def pair_scores(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         gx, hy = self.embed(x, y)

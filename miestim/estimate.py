@@ -12,12 +12,14 @@ from ._validation import (
     check_consistent_length,
     check_constant_columns,
     check_kwargs,
+    check_optional_bool,
     check_positive_int,
     check_positive_float,
     make_generator,
     resolve_device,
 )
 from .critics import Critic
+from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import MIEstimator, make_estimator
 from .result import EstimateResult
 from .training import check_finite_estimate, combine_batches, eval_batches, jackknife_bound, random_split, resolve_scaler, seeded_init, take_rows, train_module
@@ -41,6 +43,17 @@ def held_out_mi(
     with torch.no_grad():
         estimates = [jackknife_bound(bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
     return combine_batches(estimates, [len(idx) for idx in batches])
+
+
+def resolve_distributed(distributed: bool | None) -> bool:
+    """Whether a one-call estimator runs as one rank of a process group (``None``: when one of > 1 processes is initialised)."""
+    distributed = check_optional_bool(distributed, name="distributed")
+    if distributed and not is_distributed():
+        raise ValueError(
+            f"distributed=True, but no torch.distributed process group of more than one process is initialised (world size "
+            f"{get_world_size()}); launch with torchrun and call torch.distributed.init_process_group first, or pass distributed=None."
+        )
+    return is_distributed() if distributed is None else distributed
 
 
 def resolve_steps(max_steps: int | None, max_epochs: int | None, n_train: int, batch_size: int, default: int) -> int:
@@ -72,6 +85,7 @@ def estimate_mi(
     device: torch.device | str | None = None,
     seed: int | None = 0,
     progress: bool | None = None,
+    distributed: bool | None = None,
 ) -> EstimateResult:
     r"""Estimate the mutual information :math:`I(X;Y)` in nats with a trained neural critic.
 
@@ -126,7 +140,20 @@ def estimate_mi(
         device: where to compute; default: the device of tensor inputs, else CPU.
         seed: seeds the split, initialisation and batch order (default 0); the same seed on
             CPU gives an identical result. ``None`` draws a fresh seed.
-        progress: show a tqdm bar (default: when stderr is a terminal).
+        progress: show a tqdm bar (default: when stderr is a terminal; rank 0 only).
+        distributed: run as one of the ranks of a ``torch.distributed`` process group (e.g.
+            under ``torchrun``). ``None`` (default): when a group of more than one process is
+            initialised. Every rank must pass the same data and options; the split, scaling
+            and batch order are then the same on every rank, and each global training batch
+            of ``batch_size`` rows is split among the ranks: with a separable critic each rank
+            embeds its share and every rank scores the gathered global batch (see
+            :class:`~miestim.MIEstimator`), so the bound and, after the gradients are
+            averaged over the ranks, the step are those of one process (other critics: every
+            rank computes the whole batch, no speed-up). The validation and test splits are
+            embedded in shares the same way. The result — read on rank 0 and broadcast — is
+            identical on every rank and equal to a one-process run's up to float rounding.
+            ``seed=None`` uses rank 0's fresh seed. ``False``: ignore the process group
+            (e.g. independent estimates on each rank).
 
     Returns:
         :class:`~miestim.EstimateResult` with ``value`` and ``stderr`` in nats.
@@ -134,7 +161,10 @@ def estimate_mi(
     Raises:
         ValueError: mismatched lengths, NaN/Inf, finite values beyond float32, constant
             columns, a single sample, more than 2 dimensions, too few samples for the split,
-            bad hyper-parameters, unknown names (the message suggests the closest ones).
+            bad hyper-parameters, unknown names (the message suggests the closest ones);
+            ``distributed=True`` without a process group of more than one process; data of
+            different shapes on different ranks; ``distributed=False`` with an estimator
+            instance that gathers the global batch.
         TypeError: non-numeric, boolean or complex inputs; hyper-parameters of the wrong
             type; ``critic_kwargs`` / ``estimator_kwargs`` keys the critic or estimator does
             not accept.
@@ -163,17 +193,29 @@ def estimate_mi(
     critic_kwargs = check_kwargs(critic_kwargs, name="critic_kwargs")
     estimator_kwargs = check_kwargs(estimator_kwargs, name="estimator_kwargs")
     scaler = resolve_scaler(standardize)
+    distributed = resolve_distributed(distributed)
+    if distributed:
+        check_same_on_every_rank({"n": n, "x columns": x_t.shape[1], "y columns": y_t.shape[1]}, what="estimate_mi's data")
+        if seed is None:
+            seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
     init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
 
     split_idx = random_split(n, split, generator=generator, min_test=4)
     n_train = split_idx.train.shape[0]
     steps = resolve_steps(max_steps, max_epochs, n_train, batch_size, default=3000)
+    if isinstance(estimator, str) and not distributed:
+        estimator_kwargs.setdefault("global_batch", False)
     with seeded_init(init_seed, dev):
         module = make_estimator(
             estimator, x_t.shape[1], y_t.shape[1], **({"critic": critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
             **estimator_kwargs,
         ).to(dev)
+    if not distributed and module.scores_global_batch:
+        raise ValueError(
+            "distributed=False, but the estimator instance gathers the global batch of the process group; "
+            "build it with global_batch=False, or pass distributed=None."
+        )
 
     # The data are never copied whole: the scalers are fitted on the training rows in place,
     # training batches are gathered (and scaled) from x_t / y_t step by step, and only the
@@ -184,7 +226,9 @@ def estimate_mi(
     x_test, y_test = take_rows(x_t, split_idx.test, sx), take_rows(y_t, split_idx.test, sy)
 
     def loss(idx: torch.Tensor) -> torch.Tensor:
-        rows = split_idx.train[idx]
+        # A gathering estimator gets this rank's share of the global batch and returns the global
+        # bound (the same on every rank); otherwise every rank computes the whole batch.
+        rows = split_idx.train[idx[rank_slice(len(idx))] if module.scores_global_batch else idx]
         return -module(take_rows(x_t, rows, sx), take_rows(y_t, rows, sy))
 
     def validate(trained: MIEstimator) -> float:
@@ -194,9 +238,11 @@ def estimate_mi(
         module, loss, validate,
         n_train=n_train, batch_size=batch_size, lr=lr, max_steps=steps, eval_every=eval_every,
         patience=patience, generator=generator, progress=progress, description=f"estimate_mi[{module.name}]",
-        term=f"training loss (minus the {module.name} objective)",
+        term=f"training loss (minus the {module.name} objective)", distributed=distributed,
     )
     value, stderr = held_out_mi(module, x_test, y_test, batch_size=eval_batch_size)
+    if distributed:
+        value, stderr = broadcast_values([value, stderr])
     check_finite_estimate(value, description=f"estimate_mi[{module.name}]")
     return EstimateResult(
         value=value, stderr=stderr, history=history, estimator=module, seconds=time.perf_counter() - start,

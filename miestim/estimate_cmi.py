@@ -18,7 +18,8 @@ from ._validation import (
     resolve_device,
 )
 from .cmine import CMINE, READOUTS
-from .estimate import resolve_steps
+from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
+from .estimate import resolve_distributed, resolve_steps
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
@@ -76,14 +77,26 @@ def jackknife_readouts(joint: torch.Tensor, product: torch.Tensor, *, groups: in
     return out
 
 
-def _held_out_logits(module: CMINE, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, x_product: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Clipped logits of the joint triples (n,) and of their product triples (n, m), scored in chunks."""
+def _held_out_logits(
+    module: CMINE, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, x_product: torch.Tensor, *, distributed: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Clipped logits of the joint triples (n,) and of their product triples (n, m), scored in chunks.
+
+    ``distributed``: each rank scores its share of the rows and the logits are gathered in
+    rank order, so every rank holds all of them.
+    """
+    rows = torch.arange(x.shape[0], device=x.device)
+    if distributed:
+        rows = rows[rank_slice(x.shape[0])]
     joint, product = [], []
     with torch.no_grad():
-        for idx in torch.arange(x.shape[0], device=x.device).split(max(1, _EVAL_CHUNK // x_product.shape[1])):
+        for idx in rows.split(max(1, _EVAL_CHUNK // x_product.shape[1])):
             joint.append(module.logits(x[idx], y[idx], z[idx]))
             product.append(module.product_logits(x_product[idx], y[idx], z[idx]))
-    return clip_logits(torch.cat(joint), module.tau), clip_logits(torch.cat(product), module.tau)
+    joint_t, product_t = torch.cat(joint), torch.cat(product)
+    if distributed:
+        joint_t, product_t = all_gather(joint_t), all_gather(product_t)
+    return clip_logits(joint_t, module.tau), clip_logits(product_t, module.tau)
 
 
 def _partners(sampler: KNNSampler, x_bank: torch.Tensor, anchors: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -154,6 +167,7 @@ def estimate_cmi(
     device: torch.device | str | None = None,
     seed: int | None = 0,
     progress: bool | None = None,
+    distributed: bool | None = None,
 ) -> EstimateResult:
     r"""Estimate the conditional mutual information :math:`I(X;Y \mid Z)` in nats with CMINE.
 
@@ -225,7 +239,19 @@ def estimate_cmi(
         device: where to compute; default: the device of tensor inputs, else CPU.
         seed: seeds the split, neighbour draws, initialisation and batch order (default 0);
             the same seed on CPU gives an identical result. ``None`` draws a fresh seed.
-        progress: show a tqdm bar (default: when stderr is a terminal).
+        progress: show a tqdm bar (default: when stderr is a terminal; rank 0 only).
+        distributed: run as one of the ranks of a ``torch.distributed`` process group (e.g.
+            under ``torchrun``); ``None`` (default): when a group of more than one process is
+            initialised. Every rank must pass the same data and options. Every rank then
+            holds the same splits and the same k-NN samplers: the bank is replicated and the
+            neighbour tables are built in shares (``KNNSampler(distributed=True)``; see the
+            "Several processes" page of the documentation); each global training batch of
+            ``batch_size`` triples gets its product draws on every rank, and each rank
+            computes the cross-entropy of its share, weighted so that the gradients
+            averaged over the ranks are the one-process gradient of the whole batch (a
+            rank with an empty share contributes zero). The
+            validation and test logits are computed in shares and gathered. The result is
+            rank 0's, broadcast, and equals a one-process run's up to float rounding.
 
     Returns:
         :class:`~miestim.EstimateResult` with ``quantity="I(X;Y|Z)"``, ``value`` and ``stderr``
@@ -236,7 +262,8 @@ def estimate_cmi(
     Raises:
         ValueError: mismatched lengths, NaN/Inf, constant columns, more than 2 dimensions,
             too few samples for the split, ``k`` too large for a split, a discrete ``z``
-            value occurring once in a split, bad hyper-parameters.
+            value occurring once in a split, bad hyper-parameters; ``distributed=True``
+            without a process group, or different data shapes on different ranks.
         TypeError: non-numeric, boolean or complex inputs; hyper-parameters of the wrong type.
         FloatingPointError: the training loss or validation score became NaN/Inf (the
             message names the step; no step is skipped), or the held-out estimate did.
@@ -270,6 +297,12 @@ def estimate_cmi(
     patience = check_positive_int(patience, name="patience")
     logit_bound(tau)
     scaler = resolve_scaler(standardize)
+    distributed = resolve_distributed(distributed)
+    world = get_world_size() if distributed else 1
+    if distributed:
+        check_same_on_every_rank({"n": n, "x columns": x_t.shape[1], "y columns": y_t.shape[1], "z columns": z_t.shape[1]}, what="estimate_cmi's data")
+        if seed is None:
+            seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
     init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
 
@@ -282,7 +315,7 @@ def estimate_cmi(
         sampler_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         discrete = None if name == "training" else samplers["training"].discrete_
         try:
-            samplers[name] = KNNSampler(z_t[idx], k=k, discrete=discrete, seed=sampler_seed)
+            samplers[name] = KNNSampler(z_t[idx], k=k, discrete=discrete, seed=sampler_seed, distributed=distributed)
         except ValueError as err:
             raise ValueError(f"z of the {name} split: {err}") from None
     if resample == "auto":
@@ -304,24 +337,37 @@ def estimate_cmi(
     train_sampler = samplers["training"]
 
     def loss(idx: torch.Tensor) -> torch.Tensor:
+        # Product draws for the whole global batch on every rank (the generators stay in step);
+        # each rank's cross-entropy is weighted by world * its share, so the mean over the ranks
+        # is the whole batch's cross-entropy.
         x_product = train_sampler.product_sample(x_tr, idx, generator=generator)
-        return module.loss(x_tr[idx], y_tr[idx], z_tr[idx], x_product)
+        if not distributed:
+            return module.loss(x_tr[idx], y_tr[idx], z_tr[idx], x_product)
+        share = rank_slice(len(idx))
+        rows = idx[share]
+        if len(rows) == 0:  # more ranks than triples: a zero share of the loss, zero gradients
+            return sum(p.sum() for p in module.parameters()) * 0.0
+        return module.loss(x_tr[rows], y_tr[rows], z_tr[rows], x_product[share]) * (world * len(rows) / len(idx))
 
     def validate(trained: CMINE) -> float:
         # A bound readout is itself the stopping score (higher is better). The mean log-ratio is
         # no bound, so it stops on the classifier's cross-entropy, a proper scoring rule.
         if readout == "mean_log_ratio":
             return -float(trained.loss(x_val, y_val, z_val, x_val_product))
-        joint, product = _held_out_logits(trained, x_val, y_val, z_val, x_val_product)
+        joint, product = _held_out_logits(trained, x_val, y_val, z_val, x_val_product, distributed=distributed)
         return float(_READOUT_FUNCTIONS[readout](joint.double(), product.double()))
 
     module, history = train_module(
         module, loss, validate,
         n_train=x_tr.shape[0], batch_size=batch_size, lr=lr, max_steps=steps, eval_every=eval_every,
         patience=patience, generator=generator, progress=progress, description="estimate_cmi[cmine]",
-        term="training loss (the CMINE classifier's cross-entropy)",
+        term="training loss (the CMINE classifier's cross-entropy)", distributed=distributed,
     )
-    readouts = jackknife_readouts(*_held_out_logits(module, x_te, y_te, z_te, x_te_product))
+    readouts = jackknife_readouts(*_held_out_logits(module, x_te, y_te, z_te, x_te_product, distributed=distributed))
+    if distributed:
+        names = list(readouts)
+        flat = broadcast_values([v for name in names for v in readouts[name]])
+        readouts = {name: (flat[2 * i], flat[2 * i + 1]) for i, name in enumerate(names)}
     value, stderr = readouts[readout]
     check_finite_estimate(value, description=f"estimate_cmi[cmine-{readout}]")
     extra = {name: v for name, (v, _) in readouts.items()}

@@ -14,6 +14,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._reduction import column_sum
+from .distributed import average_gradients, broadcast_module, broadcast_values, is_main_process
 from ._validation import check_fraction, check_positive_int, did_you_mean, warn_shrunk_batch
 from .result import TrainingHistory
 
@@ -230,6 +231,7 @@ def train_module(
     grad_clip: float | None = None,
     average_decay: float | None = 0.99,
     term: str = "training loss",
+    distributed: bool = False,
 ) -> tuple[nn.Module, TrainingHistory]:
     """Train ``module`` with Adam on ``loss_fn(batch_idx)``, early-stopping on ``validate_fn`` (higher is better).
 
@@ -245,6 +247,14 @@ def train_module(
     ``FloatingPointError`` naming the step and ``term`` (what the loss is, e.g. "training
     loss (minus the smile objective)") before the optimiser sees it, so the weights are
     never updated with it; a non-finite validation score raises likewise, naming the step.
+
+    With ``distributed`` (a ``torch.distributed`` run; every rank calls this with the same
+    ``generator`` state, so all draw the same batch indices) rank 0's weights are copied to
+    every rank first, ``loss_fn`` returns the rank's share of the loss — the mean over the
+    ranks of the shares must be the loss of the global batch —, and after each backward
+    pass the gradients and the loss are averaged over the ranks in one all-reduce, so every
+    rank takes the same step. The validation score is rank 0's (so that every rank stops at
+    the same step) and the progress bar is shown on rank 0 only.
     """
     check_positive_int(max_steps, name="max_steps")
     check_positive_int(eval_every, name="eval_every")
@@ -252,6 +262,9 @@ def train_module(
     batch_size = warn_shrunk_batch(check_positive_int(batch_size, name="batch_size", minimum=2), n_train)
     if progress is None:
         progress = sys.stderr.isatty()
+    progress = progress and is_main_process()
+    if distributed:
+        broadcast_module(module)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
     steps, train_trace, val_trace = [], [], []
     best, since_best, running, count = -math.inf, 0, 0.0, 0
@@ -263,25 +276,29 @@ def train_module(
     with tqdm(total=max_steps, desc=description, disable=not progress, leave=False) as bar:
         for step in range(1, max_steps + 1):
             loss = loss_fn(next(batches))
-            if not bool(torch.isfinite(loss.detach())):
-                raise FloatingPointError(
-                    f"{description}: the {term} became {float(loss.detach())} at step {step} of {max_steps}; training "
-                    "stopped (no step is skipped). Lower lr, check the inputs, or use a bounded estimator such as 'smile'."
-                )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            # Averaged before the check, so that every rank of a distributed run raises at the same step.
+            value = average_gradients(module.parameters(), loss=loss) if distributed else loss.detach()
+            if not bool(torch.isfinite(value)):
+                raise FloatingPointError(
+                    f"{description}: the {term} became {float(value)} at step {step} of {max_steps}; training "
+                    "stopped (no step is skipped). Lower lr, check the inputs, or use a bounded estimator such as 'smile'."
+                )
             if grad_clip is not None:
                 nn.utils.clip_grad_norm_(module.parameters(), grad_clip)
             optimizer.step()
             if average_decay is not None:
                 _update_average(averaged, module, average_decay)
-            running += float(loss.detach())
+            running += float(value)
             count += 1
             bar.update(1)
             if step % eval_every == 0 or step == max_steps:
                 averaged.eval()
                 with torch.no_grad():
                     val = validate_fn(averaged)
+                if distributed:
+                    (val,) = broadcast_values([val])
                 if not math.isfinite(val):
                     raise FloatingPointError(
                         f"{description}: the validation score became {val} at step {step} of {max_steps}; training "

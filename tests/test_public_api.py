@@ -8,7 +8,7 @@ import miestim.sampling
 TOP_LEVEL = {
     "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "Decomposition", "decompose", "ESTIMATORS", "EstimateResult", "InfoNCE",
     "InterpolatedBound", "JS", "KNNSampler", "LogBaseline", "MIEstimator", "MINE", "NWJ", "SMILE", "SeparableCritic",
-    "TUBA", "TrainingHistory", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling",
+    "TUBA", "TrainingHistory", "distributed", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling",
 }
 
 
@@ -19,7 +19,7 @@ def test_top_level_names():
 
 
 def test_subpackage_names_resolve():
-    for module in (miestim.functional, miestim.gaussian, miestim.sampling):
+    for module in (miestim.distributed, miestim.functional, miestim.gaussian, miestim.sampling):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
     assert miestim.KNNSampler is miestim.sampling.KNNSampler

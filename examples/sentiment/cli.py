@@ -3,6 +3,7 @@
     python -m examples.sentiment train                                  # synthetic data, CPU, ~minutes
     python -m examples.sentiment train --data mosi_unaligned --data-dir DIR --preset mosi --text-model BERT_DIR --device auto
     python -m examples.sentiment make-data --out DIR                    # MOSI-shaped MulT/MMIM files
+    torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 processes (gloo on CPU, nccl on CUDA)
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import argparse
 import json
 from dataclasses import fields
 from typing import Sequence
+
+import torch.distributed
+
+from miestim.distributed import get_rank
 
 from .config import DATA_SOURCES, PRESETS, TEXT_MODES, TrainConfig
 from .data import SyntheticConfig, make_synthetic, write_mosi_shaped, write_sdk
@@ -78,10 +83,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = write_sdk(make_synthetic(SyntheticConfig(), seed=args.seed), args.out, dataset="mosi")
         print("\n".join(str(p) for p in paths))
         return 0
-    from .train import train  # imports transformers lazily: make-data does not need it
+    from .train import init_distributed, train  # imports transformers lazily: make-data does not need it
 
-    report = train(config_from_args(args), resume=args.resume)
-    print(json.dumps({k: report[k] for k in ("selected_epoch", "valid", "test", "mi_terms_valid_nats", "seconds_per_epoch")},
-                     indent=2, default=float))
-    print(f"report: {report['config']['out']}/report.json")
+    config = config_from_args(args)
+    joined = init_distributed(config.device)  # under torchrun: one process per rank
+    rank = get_rank()
+    try:
+        report = train(config, resume=args.resume)
+    finally:
+        if joined:
+            torch.distributed.destroy_process_group()
+    if rank == 0:
+        print(json.dumps({k: report[k] for k in ("selected_epoch", "valid", "test", "mi_terms_valid_nats", "seconds_per_epoch")},
+                         indent=2, default=float))
+        print(f"report: {report['config']['out']}/report.json")
     return 0

@@ -7,7 +7,17 @@ Representations: :math:`h_t, h_a, h_v` (modalities), :math:`h_f` (fusion), C the
 - 6 CMINE classifiers with k-NN product sampling: I(A;C|T), I(T;A|C), I(V;C|T), I(T;V|C),
   I(T;C|A), I(T;C|V). For I(X;Y|Z) the product triple keeps (y_i, z_i) and takes x from a
   k-nearest neighbour of z_i in a *bank* of training features (built once per epoch, see
-  :meth:`MITerms.set_bank`), through :class:`miestim.KNNSampler`.
+  :meth:`MITerms.make_bank`), through :class:`miestim.KNNSampler`.
+
+Under ``torchrun`` every method takes this rank's share of a global batch (features, labels)
+and the *global* batch's bank rows ``index``. The MI estimators score the global batch from
+gathered critic embeddings (:class:`miestim.MIEstimator` with a process group), the CMINE
+terms gather the feature columns (:func:`miestim.distributed.all_gather_with_grad`) and score
+all triples of the global batch, with product draws for the whole ``index`` from the bank,
+which every rank holds in full. So every rank computes the same terms as one process on the
+global batch, and their gradients, averaged over the ranks, are one process's gradients.
+The bank is replicated (every rank holds all of it); its k-NN tables are built in shares
+(:class:`miestim.KNNSampler` with ``distributed=True``) and gathered.
 
 The 8 terms of the training objective (METHOD.md §3-4):
 
@@ -29,6 +39,7 @@ import torch
 from torch import nn
 
 import miestim
+from miestim.distributed import all_gather_with_grad, is_distributed, rank_slice
 
 __all__ = ["CMI_TRIPLES", "FeatureBank", "GROUPS", "MI_PAIRS", "MITerms", "TERM_NAMES", "TERM_PARTS"]
 
@@ -65,6 +76,13 @@ _NAMES = {key: name for name, key in _KEYS.items()}
 
 def _columns(features: Mapping[str, torch.Tensor], labels: torch.Tensor) -> dict[str, torch.Tensor]:
     return {**features, "c": labels.reshape(-1, 1).to(features["t"].dtype)}
+
+
+def _global_columns(cols: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every rank's rows of the columns, in rank order, in one gather (the columns themselves in one process)."""
+    keys = list(cols)
+    gathered = all_gather_with_grad(torch.cat([cols[key] for key in keys], dim=1))
+    return dict(zip(keys, gathered.split([cols[key].shape[1] for key in keys], dim=1)))
 
 
 class MITerms(nn.Module):
@@ -120,6 +138,9 @@ class MITerms(nn.Module):
         return FeatureBank(features, labels, conditioning=conditioning, k=self.k, seed=seed)
 
     def _cmi_inputs(self, cols: Mapping[str, torch.Tensor], bank: FeatureBank, index: torch.Tensor):
+        if not self.cmi:
+            return
+        cols = _global_columns(cols)
         for key, cmine in self.cmi.items():
             x, y, z = CMI_TRIPLES[_NAMES[key]]
             yield key, cmine, (cols[x], cols[y], cols[z], bank.product_sample(x, z, index))
@@ -130,7 +151,9 @@ class MITerms(nn.Module):
         """The estimate of every active estimator on a batch (differentiable w.r.t. ``features``), nats.
 
         ``index`` gives the bank rows of the batch's samples, whose k-NN neighbours provide
-        the CMI product triples.
+        the CMI product triples. Under ``torchrun``: ``features`` and ``labels`` are this rank's
+        share of the global batch (see :func:`miestim.distributed.rank_slice`), ``index`` the
+        global batch's rows, and the estimates are those of the global batch, on every rank.
         """
         cols = _columns(features, labels)
         out = {_NAMES[key]: est(*(cols[r] for r in MI_PAIRS[_NAMES[key]])) for key, est in self.mi.items()}
@@ -163,14 +186,16 @@ class MITerms(nn.Module):
 
         The split is its own bank (its CMI product triples come from the split only) and is
         read in consecutive batches of ``batch_size`` (InfoNCE's value depends on the batch
-        size, so use the training batch size); values are batch means, nats.
+        size, so use the training batch size); values are batch means, nats. Under
+        ``torchrun`` every rank passes the whole split and scores its share of each batch.
         """
         bank = self.make_bank(features, labels, seed=seed)
         n = labels.shape[0]
         sums: dict[str, float] = {}
         for start in range(0, n - batch_size + 1 if n >= batch_size else 1, batch_size):
             index = torch.arange(start, min(start + batch_size, n), device=labels.device)
-            values = self.estimates({m: f[index] for m, f in features.items()}, labels[index], bank, index)
+            share = index[rank_slice(len(index))]  # all of it in one process
+            values = self.estimates({m: f[share] for m, f in features.items()}, labels[share], bank, index)
             values.update(self.terms(values))
             for name, value in values.items():
                 sums[name] = sums.get(name, 0.0) + float(value)
@@ -192,7 +217,8 @@ class FeatureBank:
         self.columns = {key: value.detach() for key, value in _columns(features, labels).items()}
         # A continuous label can look discrete (few distinct averaged ratings); k-NN keeps it continuous.
         self.samplers = {
-            z: miestim.KNNSampler(self.columns[z], k=k, seed=seed + i, discrete=False) for i, z in enumerate(sorted(conditioning))
+            z: miestim.KNNSampler(self.columns[z], k=k, seed=seed + i, discrete=False, distributed=is_distributed())
+            for i, z in enumerate(sorted(conditioning))
         }
 
     def product_sample(self, x: str, z: str, index: torch.Tensor) -> torch.Tensor:

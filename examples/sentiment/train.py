@@ -14,20 +14,40 @@ Each epoch:
    split, read by the estimators that were trained on the training split only.
 
 The epoch with the lowest **validation** MAE is selected; its test metrics are reported.
+
+**Several processes** (``torchrun --nproc_per_node N -m examples.sentiment train ...``; see
+:func:`init_distributed`): every rank loads the same data and draws the same global batches
+of ``batch_size`` from the shared seed; rank ``r`` takes the contiguous share
+:func:`miestim.distributed.rank_slice` of each (the role of a ``DistributedSampler``, but
+without its interleaving and its padding with duplicate samples, so the global batch and its
+order are exactly those of one process). The model is wrapped in ``DistributedDataParallel``;
+the loss of a rank is its share of the task loss (weighted by its share of the batch) minus
+the MI terms of the *global* batch (see :mod:`examples.sentiment.mi_terms`), so the averaged
+gradients are one process's. The feature bank is computed in shares and gathered, so every
+rank holds the whole bank; the k-NN tables are built in shares and gathered. Evaluation runs on
+shares of each split and the predictions are gathered in order before the metrics. Rank 0
+alone writes the checkpoint, log and report and shows progress. With dropout, each rank
+draws its own masks, so a multi-process run matches one process in distribution, not bit
+for bit; with ``dropout=0`` it matches up to float rounding.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
+from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
+
+from miestim.distributed import all_gather, average_gradients, get_rank, get_world_size, is_distributed, rank_slice, sum_values
 
 from .config import TrainConfig
 from .data import SentimentData
@@ -36,7 +56,7 @@ from .mi_terms import TERM_NAMES, MITerms
 from .model import MIMRLModel
 from .prepare import TensorSplit, load_data, prepare_splits
 
-__all__ = ["Trainer", "train"]
+__all__ = ["Trainer", "init_distributed", "train"]
 
 MODALITIES = ("t", "a", "v", "f")
 
@@ -51,8 +71,37 @@ def resolve_device(device: str) -> torch.device:
     return resolved
 
 
+def init_distributed(device: str) -> bool:
+    """Join the process group of a ``torchrun`` launch (``WORLD_SIZE`` > 1 in the environment).
+
+    The backend follows the device: NCCL for CUDA (each process on GPU ``LOCAL_RANK``), gloo on
+    the CPU. Returns whether a group was initialised here (the caller then destroys it); False
+    for a single process or when a group already exists.
+    """
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
+        return False
+    cuda = resolve_device(device).type == "cuda"
+    if cuda:
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if cuda else "gloo")
+    return True
+
+
+def _check_shares(n_train: int, batch_size: int, world: int) -> None:
+    """Every rank needs at least one sample of every global training batch."""
+    tail = n_train % batch_size
+    if world > 1 and (batch_size < world or 0 < tail < world):
+        raise ValueError(
+            f"with {world} processes every global batch needs at least {world} samples; batch_size={batch_size} on "
+            f"{n_train} training samples leaves a last batch of {tail or batch_size}. Choose another batch size."
+        )
+
+
 class Trainer:
     """One training run: builds data, model, estimators and optimisers from a :class:`TrainConfig`.
+
+    Under ``torchrun`` (a process group initialised by :func:`init_distributed`) each
+    process builds a ``Trainer`` with the same config; see the module docstring.
 
     Args:
         config: the run's settings.
@@ -63,17 +112,31 @@ class Trainer:
         self.config = config
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
+        self.rank, self.world = get_rank(), get_world_size()
+        self.main = self.rank == 0
         self.device = resolve_device(config.device)
+        if self.device.type == "cuda" and is_distributed():
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.out = Path(config.out)
         self.out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
         self.data = data if data is not None else load_data(config)
+        # Rank 0 fills the text cache first; the others then read it instead of encoding again.
+        if is_distributed() and not self.main:
+            dist.barrier()
         self.splits, text_encoder, text_dim = prepare_splits(config, self.data)
+        if is_distributed() and self.main:
+            dist.barrier()
+        _check_shares(len(self.splits["train"]), config.batch_size, self.world)
         train = self.data.train
         self.model = MIMRLModel(
             text_dim, train.audio.shape[2], train.vision.shape[2], d=config.d, encoder=config.encoder,
             fusion_len=config.fusion_len, fusion_blocks=config.fusion_blocks, dropout=config.dropout, text_encoder=text_encoder,
         ).to(self.device)
+        # What stage 2 calls: the DDP wrapper averages the gradients over the ranks (the model itself in one process).
+        self.net: torch.nn.Module = self.model
+        if is_distributed():
+            self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         self.mi = MITerms(config.d, config.weights, estimator=config.estimator, k=config.k).to(self.device)
 
         text_params = list(text_encoder.parameters()) if text_encoder is not None and config.text_mode == "finetune" else []
@@ -98,19 +161,24 @@ class Trainer:
         return list(order.split(self.config.batch_size))
 
     def _bar(self, items, desc: str):
-        return tqdm(items, desc=desc, leave=False, disable=not self.config.progress)
+        return tqdm(items, desc=desc, leave=False, disable=not (self.config.progress and self.main))
 
     @torch.no_grad()
     def features(self, split: TensorSplit) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """Utterance vectors ``{"t", "a", "v", "f"}`` (N, d) and scores (N,) of a split, eval mode."""
+        """Utterance vectors ``{"t", "a", "v", "f"}`` (N, d) and scores (N,) of a split, eval mode.
+
+        Under ``torchrun`` each rank computes its contiguous share of the split and the
+        results are gathered in rank order, so every rank returns the whole split.
+        """
         self.model.eval()
         parts: dict[str, list[torch.Tensor]] = {key: [] for key in (*MODALITIES, "score")}
-        for index in self._batches(len(split), shuffle=False):
+        rows = torch.arange(len(split))[rank_slice(len(split))]
+        for index in rows.split(self.config.batch_size):
             out = self.model(split.batch(index, self.device))
             for key in parts:
                 parts[key].append(out[key])
-        scores = torch.cat(parts.pop("score"))
-        return {key: torch.cat(value) for key, value in parts.items()}, scores
+        scores = all_gather(torch.cat(parts.pop("score")))
+        return {key: all_gather(torch.cat(value)) for key, value in parts.items()}, scores
 
     def _seed(self, *salt: int) -> int:
         return (self.config.seed * 1_000_003 + self.epoch * 1_009 + sum(salt)) % 2**31
@@ -122,10 +190,13 @@ class Trainer:
         for _ in range(self.config.stage1_passes):
             for index in self._bar(self._batches(len(labels), shuffle=True), "stage 1"):
                 index = index.to(self.device)
-                loss = self.mi.estimator_loss({k: v[index] for k, v in bank_features.items()}, labels[index], bank, index)
+                share = index[rank_slice(len(index))]
+                # The loss of the global batch, the same on every rank (see mi_terms).
+                loss = self.mi.estimator_loss({k: v[share] for k, v in bank_features.items()}, labels[share], bank, index)
                 _check_finite(loss, "stage 1 estimator loss", self.epoch)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
+                average_gradients(self.mi.parameters())
                 opt.step()
                 total, steps = total + loss.item(), steps + 1
         return total / max(steps, 1)
@@ -134,17 +205,22 @@ class Trainer:
         self.model.train()
         self.mi.eval().requires_grad_(False)
         train = self.splits["train"]
-        sums = {"task_loss": 0.0, "loss": 0.0, **{f"train_{name}": 0.0 for name in TERM_NAMES if self.mi.weights[name]}}
+        sums = {"task_loss": 0.0, "objective": 0.0, **{f"train_{name}": 0.0 for name in TERM_NAMES if self.mi.weights[name]}}
         mi_seconds, steps = 0.0, 0
         for index in self._bar(self._batches(len(train), shuffle=True), "stage 2"):
-            batch = train.batch(index, self.device)
-            out = self.model(batch)
+            share = index[rank_slice(len(index))]
+            fraction = len(share) / len(index)  # this rank's share of the global batch (1 in one process)
+            batch = train.batch(share, self.device)
+            out = self.net(batch)
             task = F.l1_loss(out["score"], batch["labels"])
-            loss = task
+            # DDP averages over the ranks: weighting by world * fraction makes that the global batch's mean.
+            loss = task * (self.world * fraction)
+            objective = torch.zeros((), device=self.device)
             if self.mi.active:
                 start = time.perf_counter()
-                terms = self.mi.terms(self.mi.estimates({m: out[m] for m in MODALITIES}, batch["labels"], bank, batch["index"]))
-                loss = task - self.mi.objective(terms)
+                terms = self.mi.terms(self.mi.estimates({m: out[m] for m in MODALITIES}, batch["labels"], bank, index.to(self.device)))
+                objective = self.mi.objective(terms)  # of the global batch, the same on every rank
+                loss = loss - objective
                 mi_seconds += time.perf_counter() - start
                 for name, value in terms.items():
                     sums[f"train_{name}"] += value.item()
@@ -155,10 +231,13 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.config.clip)
             for opt in (o for n, o in self.optimizers.items() if n != "mi"):
                 opt.step()
-            sums["task_loss"] += task.item()
-            sums["loss"] += loss.item()
+            sums["task_loss"] += task.item() * fraction
+            sums["objective"] += objective.item()
             steps += 1
-        row = {key: value / steps for key, value in sums.items()}
+        (sums["task_loss"],) = sum_values([sums["task_loss"]])  # the global batches' task losses
+        means = {key: value / steps for key, value in sums.items()}
+        objective = means.pop("objective")
+        row = {"task_loss": means["task_loss"], "loss": means["task_loss"] - objective, **means}
         row["seconds_mi_forward"] = mi_seconds
         return row
 
@@ -178,6 +257,8 @@ class Trainer:
     def run_epoch(self) -> dict[str, Any]:
         """Bank, stage 1, stage 2, LR decay and evaluation of the next epoch; returns its log row."""
         self.epoch += 1
+        if self.world > 1:  # dropout masks: a stream of its own per rank and epoch
+            torch.manual_seed(self._seed(11 + self.rank))
         row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizers["model"].param_groups[0]["lr"]}
         start = time.perf_counter()
         bank = None
@@ -200,7 +281,8 @@ class Trainer:
         self.history.append(row)
         if self.best is None or row["valid_mae"] < self.best["valid_mae"]:
             self.best = dict(row)
-            torch.save(self.model.state_dict(), self.out / "best_model.pt")
+            if self.main:
+                torch.save(self.model.state_dict(), self.out / "best_model.pt")
         return row
 
     # ------------------------------------------------------------------ persistence
@@ -252,15 +334,16 @@ class Trainer:
             self.load_checkpoint()
         while self.epoch < self.config.epochs:
             row = self.run_epoch()
-            self.save_checkpoint()
-            _write_log(self.out / "log.csv", self.history)
-            if self.config.progress:
+            if self.main:
+                self.save_checkpoint()
+                _write_log(self.out / "log.csv", self.history)
+            if self.config.progress and self.main:
                 tqdm.write(f"epoch {row['epoch']:3d}  valid {_summary(row, 'valid')}  test {_summary(row, 'test')}  "
                            f"{row['seconds_epoch']:.1f}s")
         return self.report()
 
     def report(self) -> dict[str, Any]:
-        """``report.json`` (+ ``report.png`` when matplotlib is installed): test metrics at the best validation epoch."""
+        """``report.json`` (+ ``report.png`` when matplotlib is installed; rank 0 writes them): test metrics at the best validation epoch."""
         if self.best is None:
             raise ValueError("no epoch has been trained yet.")
         best = self.best
@@ -273,10 +356,12 @@ class Trainer:
             "seconds_per_epoch": float(np.mean([row["seconds_epoch"] for row in self.history])),
             "epochs": len(self.history),
             "device": str(self.device),
+            "processes": self.world,
             "config": self.config.to_dict(),
         }
-        (self.out / "report.json").write_text(json.dumps(report, indent=2, default=float))
-        _plot(self.history, self.out / "report.png")
+        if self.main:
+            (self.out / "report.json").write_text(json.dumps(report, indent=2, default=float))
+            _plot(self.history, self.out / "report.png")
         return report
 
 

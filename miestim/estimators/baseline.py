@@ -22,9 +22,10 @@ class TUBA(MIEstimator):
     """
 
     name = "tuba"
+    uses_y = True
 
-    def __init__(self, x_dim: int, y_dim: int, *, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None) -> None:
-        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs)
+    def __init__(self, x_dim: int, y_dim: int, *, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.baseline = LogBaseline(y_dim, hidden=baseline_hidden)
 
     def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -40,9 +41,10 @@ class InterpolatedBound(MIEstimator):
     """
 
     name = "interpolated"
+    uses_y = True
 
-    def __init__(self, x_dim: int, y_dim: int, *, alpha: float = 0.5, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None) -> None:
-        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs)
+    def __init__(self, x_dim: int, y_dim: int, *, alpha: float = 0.5, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+        super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.alpha = check_probability(alpha, name="alpha")
         self.baseline = LogBaseline(y_dim, hidden=baseline_hidden)
 

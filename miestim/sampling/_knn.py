@@ -9,6 +9,7 @@ import torch
 
 from .._reduction import column_sum
 from .._validation import as_sample_matrix, check_choice, check_positive_int, make_generator
+from ..distributed import all_gather, get_rank, is_distributed, rank_slice
 from ._neighbors import Strata, build_strata, exact_knn, faiss_knn, load_faiss, rand_on
 
 __all__ = ["KNNSampler"]
@@ -110,6 +111,16 @@ class KNNSampler:
             bank is on the CPU and N > 50,000, else exact.
         seed: int, ``torch.Generator`` or None; used for tie-breaking and as the default
             generator of the sampling methods.
+        distributed: in a ``torch.distributed`` run, build the neighbour table in shares: each
+            rank searches the *whole* bank for the neighbours of its share of the rows
+            (:func:`~miestim.distributed.rank_slice`) and the shares are gathered, so every rank
+            holds the same full table — the bank itself is replicated, the O(N² d) search is
+            divided among the ranks. Every rank must construct the sampler with the same bank
+            and seed. Exact backend only (faiss builds in full on every rank); boundary ties
+            are broken with a generator of each rank's own, derived from the seed without
+            advancing :attr:`generator_`, so the sampling draws stay in step across the ranks
+            and — for banks without ties — equal to one process's. Default False; ignored
+            without a process group of more than one process.
 
     Attributes:
         neighbors_: (N, k) long tensor of bank indices, nearest first; None in discrete mode.
@@ -127,6 +138,7 @@ class KNNSampler:
             non-numeric ``z_bank``.
         ValueError: ``k >= N - 1`` (continuous mode); a stratum with a single member
             (discrete mode); an unknown ``backend``; an invalid ``z_bank``.
+        TypeError: ``distributed`` is not a bool.
         ImportError: ``backend="faiss"`` without faiss installed.
 
     Example:
@@ -153,8 +165,12 @@ class KNNSampler:
         chunk_size: int | None = None,
         backend: str = "auto",
         seed: int | torch.Generator | None = None,
+        distributed: bool = False,
     ) -> None:
         self.k = check_positive_int(k, name="k")
+        if not isinstance(distributed, bool):
+            raise TypeError(f"distributed must be True or False; got {distributed!r}.")
+        self.distributed = distributed
         if not isinstance(standardize, bool):
             raise TypeError(f"standardize must be True or False; got {standardize!r}.")
         if discrete is not None and not isinstance(discrete, bool):
@@ -229,6 +245,15 @@ class KNNSampler:
             self.neighbors_ = faiss_knn(
                 self._bank, self._bank, self.k, exclude_self=True, generator=self.generator_, faiss=faiss
             )
+        elif self.distributed and is_distributed():
+            self.backend_ = "exact"
+            share = rank_slice(n)
+            ties = make_generator(self.generator_.initial_seed() % 2**62 + 1 + get_rank(), device=self.device_)
+            local = exact_knn(
+                self._bank[share], self._bank, self.k, exclude_self=True, chunk_size=self.chunk_size,
+                generator=ties, query_offset=share.start,
+            )
+            self.neighbors_ = all_gather(local)
         else:
             self.backend_ = "exact"
             self.neighbors_ = exact_knn(

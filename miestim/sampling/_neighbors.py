@@ -55,6 +55,7 @@ def exact_knn(
     exclude_self: bool,
     chunk_size: int | None,
     generator: torch.Generator,
+    query_offset: int = 0,
 ) -> torch.Tensor:
     r"""Exact Euclidean k nearest neighbours of each query among the bank, ties broken at random.
 
@@ -85,9 +86,11 @@ def exact_knn(
         queries: query points (already standardised like the bank).
         bank: bank points.
         k: neighbours per query, ``k < N`` (``k < N - 1`` with ``exclude_self``).
-        exclude_self: the queries are the bank itself (m == N): query i never lists index i.
+        exclude_self: the queries are bank rows: query i is row ``query_offset + i`` and never lists it.
         chunk_size: query rows per block; None picks ``min(4096, 2**24 // N)`` rows.
         generator: source of the tie-breaking keys.
+        query_offset: the bank row of the first query, with ``exclude_self`` (default 0:
+            the queries are the whole bank; a share of it in a distributed build).
 
     Returns:
         Long tensor (m, k) of bank indices, each row sorted by increasing distance.
@@ -106,7 +109,7 @@ def exact_knn(
         dist = torch.addmm(bank_sq.unsqueeze(0), block, bank_t, alpha=-2.0)
         if exclude_self:
             local = torch.arange(c, device=bank.device)
-            dist[local, local + start] = float("inf")
+            dist[local, local + start + query_offset] = float("inf")
         vals, idx = torch.topk(dist, k, dim=1, largest=False, sorted=True)
         thr = vals[:, -1:]
         tol = 4.0 * (dim + 2) * eps * ((block * block).sum(dim=1, keepdim=True) + bank_sq_max)
