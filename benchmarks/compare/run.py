@@ -141,6 +141,10 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     meta = run_metadata("compare", argv, device=args.device, seed=core_seeds[0], **_machine(), core_seeds=core_seeds,
                         grid_seeds=grid_seeds, quick=args.quick)
     out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        stored = json.loads((out / "compare.json").read_text())
+        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core)
+        return 0
     combined: dict[str, Any] = {"meta": meta}
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))
 
@@ -156,10 +160,6 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         log(f"plan: {plan.count()} estimates ({', '.join(f'{lib} {sum(len(n) for _, n in e)}' for lib, e in plan.work.items())}); "
             f"estimated on a quiet 2-core CPU: compare {progress.expected_total / 60:.1f} min, staircase {stair_eta / 60:.1f} min, "
             f"speed {speed_eta / 60:.1f} min, total {(progress.expected_total + stair_eta + speed_eta) / 60:.1f} min")
-        if args.render:
-            stored = json.loads((out / "compare.json").read_text())
-            write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core)
-            return 0
         if args.dry_run:
             for lib, entries in plan.work.items():
                 for job, names in entries:
