@@ -85,7 +85,7 @@ def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sa
                   "checks are included):", "",
                   "| library | estimator | n | estimates | mean s | max s | steps/s |", "|---|---|---|---|---|---|---|"]
         for r in estimates:
-            rate = f"{r['steps_per_second']:.0f}" if r["steps_per_second"] else "-"
+            rate = _rate(r["steps_per_second"]) if r["steps_per_second"] else "-"
             parts.append(f"| {r['library']} | {r['estimator']} | {r['n']:,} | {r['estimates']} | {r['mean_seconds']:.1f} | {r['max_seconds']:.1f} | {rate} |")
         parts.append("")
     if training:
@@ -95,8 +95,12 @@ def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sa
                   "| estimator | " + " | ".join(critics) + " |", "|---|" + "---|" * len(critics)]
         table = {(r["estimator"], r["critic"]): r["steps_per_second"] for r in training}
         for name in sorted({r["estimator"] for r in training}):
-            parts.append(f"| {name} | " + " | ".join(f"{table[(name, c)]:.0f}" for c in critics) + " |")
+            parts.append(f"| {name} | " + " | ".join(_rate(table[(name, c)]) for c in critics) + " |")
         parts.append("")
     if sampler is not None:
         parts += [sampler_speed.format_table(sampler), ""]
     return "\n".join(parts)
+
+
+def _rate(value: float) -> str:
+    return f"{value:.0f}" if value >= 10 else f"{value:.2g}"
