@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,sentiment-ablation,sentiment-speed,large-data,distributed} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy",
                 "decomposition": "benchmarks.decomposition", "sentiment-ablation": "benchmarks.sentiment_ablation",
                 "sentiment-speed": "benchmarks.sentiment_speed",
-                "large-data": "benchmarks.large_data", "distributed": "benchmarks.distributed"}
+                "large-data": "benchmarks.large_data", "distributed": "benchmarks.distributed",
+                "compare": "benchmarks.compare.run",
+                "compare-setup": "benchmarks.compare.envs"}
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)
         return 2

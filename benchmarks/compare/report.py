@@ -1,0 +1,334 @@
+"""Tables, target checks, the ahead/behind summary and the plots of the side-by-side comparison."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from .runners import DEFAULTS
+from .tasks import CORE, TRANSFORMS
+
+#: (task key, n) of the issue's targets: the default miestim estimator must have a lower mean
+#: |error| than every torch-mist and bmi estimator there, in at most half the time of the most accurate.
+TARGETS = (("d5-mi2-plain", 10_000), ("d20-mi4-plain", 10_000))
+#: how much larger |error| must be before a difference is called "behind" in the summary (nats).
+MARGIN = 0.05
+OURS = ("miestim", DEFAULTS["miestim"])
+#: the estimators run on the whole grid (the others only on the core tasks).
+GRID = (OURS, ("bmi", "ksg"), ("bmi", "cca"), ("sklearn", "ksg"))
+
+
+def scored_on(s: "Summary") -> str:
+    """Short form of what the estimate was computed on (the protocol table has the details)."""
+    if s.library in ("miestim", "torch-mist"):
+        return "held-out 20%"
+    if s.library == "bmi" and s.estimator not in ("ksg", "cca"):
+        return "best of its 50% test half"
+    return "all rows (no split)"
+
+
+def _md(text: str) -> str:
+    """A task key inside a markdown table cell (the chain's "x;y|z" holds a pipe)."""
+    return text.replace("|", "\\|")
+
+
+def label(library: str, estimator: str) -> str:
+    default = library in ("miestim", "torch-mist") and DEFAULTS[library] == estimator
+    return f"{library} {estimator}" + (" (default)" if default else "")
+
+
+@dataclass
+class Summary:
+    """One estimator on one task at one n, over its seeds."""
+
+    task: str
+    kind: str
+    dim: int
+    transform: str
+    n: int
+    truth: float
+    library: str
+    estimator: str
+    seeds: int
+    failures: int
+    mean_estimate: float
+    mean_error: float
+    sd_error: float
+    mean_abs_error: float
+    mean_seconds: float
+    evaluated_on: str
+    mean_train_estimate: float | None
+    messages: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return label(self.library, self.estimator)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else math.nan
+
+
+def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
+    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        groups[(r["task"], r["n"], r["library"], r["estimator"])].append(r)
+    out = []
+    for (task, n, library, estimator), rs in groups.items():
+        ok = [r for r in rs if r["error"] is not None]
+        errors = [r["error"] for r in ok]
+        sd = math.sqrt(sum((e - _mean(errors)) ** 2 for e in errors) / (len(errors) - 1)) if len(errors) > 1 else math.nan
+        trains = [r["estimate_train"] for r in ok if r.get("estimate_train") is not None]
+        first = rs[0]
+        out.append(Summary(task, first["kind"], first["dim"], first["transform"], n, first["truth"], library, estimator,
+                           len(ok), len(rs) - len(ok), _mean([r["estimate"] for r in ok]), _mean(errors), sd,
+                           _mean([abs(e) for e in errors]), _mean([r["seconds"] for r in ok if r["seconds"] is not None]),
+                           next((r["evaluated_on"] for r in rs if r["evaluated_on"]), ""), _mean(trains) if trains else None,
+                           tuple(sorted({r["error_message"] for r in rs if r.get("error_message")}))))
+    return out
+
+
+def _by_task(summaries: list[Summary]) -> dict[tuple[str, int], list[Summary]]:
+    out: dict[tuple[str, int], list[Summary]] = defaultdict(list)
+    for s in summaries:
+        out[(s.task, s.n)].append(s)
+    return out
+
+
+def _err(s: Summary) -> str:
+    if s.seeds == 0:
+        return "failed"
+    return f"{s.mean_error:+.3f}" + (f" ± {s.sd_error:.3f}" if s.seeds > 1 else "")
+
+
+def _vs_ours(s: Summary, ours: Summary | None) -> str:
+    if ours is None or s is ours or s.seeds == 0 or ours.seeds == 0:
+        return ""
+    diff = s.mean_abs_error - ours.mean_abs_error
+    acc = "miestim ahead" if diff > 0 else "miestim behind"
+    speed = s.mean_seconds / ours.mean_seconds if ours.mean_seconds > 0 else math.nan
+    pace = f"{speed:.1f}x its time" if speed >= 1 else f"{1 / speed:.1f}x faster"
+    return f"{acc} by {abs(diff):.3f}; this one takes {pace}" if speed >= 1 else f"{acc} by {abs(diff):.3f}; this one is {pace}"
+
+
+def detailed_table(group: list[Summary]) -> list[str]:
+    """Every estimator on one task, most accurate first."""
+    ours = next((s for s in group if (s.library, s.estimator) == OURS), None)
+    lines = ["| estimator | seeds | mean estimate | error (mean ± sd) | mean \\|error\\| | seconds | vs miestim default | scored on |",
+             "|---|---|---|---|---|---|---|---|"]
+    for s in sorted(group, key=lambda s: (s.seeds == 0, s.mean_abs_error)):
+        name = f"**{s.name}**" if s is ours else s.name
+        train = f" (on its training rows: {s.mean_train_estimate:.3f})" if s.mean_train_estimate is not None else ""
+        fail = f" — {s.failures} failed: {'; '.join(s.messages)[:120]}" if s.failures else ""
+        lines.append(f"| {name} | {s.seeds} | {s.mean_estimate:.3f}{train} | {_err(s)} | {s.mean_abs_error:.3f} | {s.mean_seconds:.1f} | "
+                     f"{_vs_ours(s, ours)} | {scored_on(s)}{fail} |")
+    return lines
+
+
+def check_targets(summaries: list[Summary]) -> list[str]:
+    """PASS/MISS per target task against every torch-mist and bmi estimator, then against their neural ones only."""
+    report = []
+    groups = _by_task(summaries)
+    for task, n in TARGETS:
+        group = groups.get((task, n), [])
+        ours = next((s for s in group if (s.library, s.estimator) == OURS and s.seeds), None)
+        rivals = [s for s in group if s.library in ("torch-mist", "bmi") and s.seeds]
+        if ours is None or not rivals:
+            report.append(f"n/a  {task} n={n:,}: {'no miestim result' if ours is None else 'no torch-mist or bmi result (not run or skipped)'}")
+            continue
+        for scope, pool in (("every torch-mist and bmi estimator", rivals),
+                            ("their neural estimators only (no KSG, CCA)", [s for s in rivals if s.estimator not in ("ksg", "cca")])):
+            if not pool:
+                continue
+            better = sorted((s for s in pool if s.mean_abs_error <= ours.mean_abs_error), key=lambda s: s.mean_abs_error)
+            best = min(pool, key=lambda s: s.mean_abs_error)
+            fast = ours.mean_seconds <= 0.5 * best.mean_seconds
+            accuracy = (f"lower than all {len(pool)}" if not better else
+                        "not lower than " + ", ".join(f"{s.name} ({s.mean_abs_error:.3f})" for s in better))
+            report.append(f"{'PASS' if not better and fast else 'MISS'} {task} n={n:,} vs {scope}: miestim default mean |error| "
+                          f"{ours.mean_abs_error:.3f} ({ours.seeds} seed{'' if ours.seeds == 1 else 's'}) is {accuracy}; it takes {ours.mean_seconds:.1f} s, the most accurate "
+                          f"of them ({best.name}, {best.mean_abs_error:.3f}) {best.mean_seconds:.1f} s: "
+                          f"{'at most' if fast else 'more than'} half")
+    return report
+
+
+def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str], int, int]:
+    """Tasks where another library's estimator beats the default miestim estimator's mean |error| by more than ``margin``.
+
+    Returns the table rows (with the most accurate estimator, and the most accurate other than CCA, which
+    is exact on Gaussian data by construction), the number of tasks where miestim is the most accurate,
+    and the number of tasks compared.
+    """
+    lines, ahead_count, total = [], 0, 0
+    for (task, n), group in sorted(_by_task(summaries).items(), key=lambda kv: (kv[0][1], kv[0][0])):
+        ours = next((s for s in group if (s.library, s.estimator) == OURS and s.seeds), None)
+        others = [s for s in group if s.library != "miestim" and s.seeds]
+        if ours is None or not others:
+            continue
+        total += 1
+        best = min(others, key=lambda s: s.mean_abs_error)
+        if best.mean_abs_error + margin < ours.mean_abs_error:
+            rest = [s for s in others if s.estimator != "cca"]
+            second = min(rest, key=lambda s: s.mean_abs_error) if rest else None
+            other = (f"{second.name} {second.mean_error:+.3f}" + (" (miestim ahead)" if second.mean_abs_error > ours.mean_abs_error else "")
+                     if second is not None else "")
+            lines.append(f"| {_md(task)} | {n:,} | {ours.truth:.3f} | {ours.mean_error:+.3f} | {best.name} | {best.mean_error:+.3f} | "
+                         f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f} | {other} |")
+        elif ours.mean_abs_error <= best.mean_abs_error:
+            ahead_count += 1
+    return lines, ahead_count, total
+
+
+def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
+    groups = {k: v for k, v in _by_task(summaries).items() if v[0].kind == kind}
+    names = sorted({(s.library, s.estimator) for v in groups.values() for s in v if (s.library, s.estimator) in GRID or kind == "cmi"},
+                   key=lambda le: (le != OURS and le[0] != "miestim", le))
+    if not names:
+        return []
+    head = "| task | n | truth | " + " | ".join(label(*le) for le in names) + " | most accurate (of all run) |"
+    lines = [head, "|---|---|---|" + "---|" * (len(names) + 1)]
+    order = {t: i for i, t in enumerate(TRANSFORMS)}
+    for (task, n), group in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[1][0].transform, 9), kv[1][0].dim, kv[1][0].truth, kv[0][0])):
+        cells, index = [], {(s.library, s.estimator): s for s in group}
+        for le in names:
+            s = index.get(le)
+            cells.append("" if s is None else "failed" if s.seeds == 0 else f"{s.mean_error:+.3f} ({s.mean_seconds:.1f} s)")
+        done = [s for s in group if s.seeds]
+        best = min(done, key=lambda s: s.mean_abs_error).name if done else ""
+        lines.append(f"| {_md(task)} | {n:,} | {group[0].truth:.3f} | " + " | ".join(cells) + f" | {best} |")
+    return lines
+
+
+def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
+    """Mean |error| over the MI values of each (transform, d, n), per grid estimator: where each one is strong."""
+    grid = [s for s in summaries if s.kind == "mi" and s.seeds and (s.library, s.estimator) in GRID]
+    names = sorted({(s.library, s.estimator) for s in grid}, key=lambda le: (le != OURS, le))
+    cells: dict[tuple, list[float]] = defaultdict(list)
+    for s in grid:
+        cells[(s.transform, s.dim, s.n, s.library, s.estimator)].append(s.mean_abs_error)
+    keys = sorted({(s.transform, s.dim, s.n) for s in grid}, key=lambda k: (k[2], TRANSFORMS.index(k[0]) if k[0] in TRANSFORMS else 9, k[1]))
+    lines = ["| transform | d | n | " + " | ".join(label(*le) for le in names) + " |", "|---|---|---|" + "---|" * len(names)]
+    for t, d, n in keys:
+        vals = {le: cells.get((t, d, n) + le) for le in names}
+        present = [(sum(v) / len(v), le) for le, v in vals.items() if v]
+        best = min(present)[1] if present else None
+        row = []
+        for le in names:
+            v = vals[le]
+            text = "" if not v else f"{sum(v) / len(v):.3f} ({len(v)})"
+            row.append(f"**{text}**" if le == best and text else text)
+        lines.append(f"| {t} | {d} | {n:,} | " + " | ".join(row) + " |")
+    return lines
+
+
+def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[tuple] = CORE) -> str:
+    core = list(core)
+    core_keys = {f"d{d}-mi{mi:g}-{t}" for d, mi, t in core}
+    parts: list[str] = []
+    if skipped:
+        parts += ["Skipped (environment missing or broken; `python -m benchmarks compare-setup` makes them):", ""]
+        parts += [f"- {name}: {why}" for name, why in skipped.items()] + [""]
+    targets = check_targets(summaries)
+    if targets:
+        parts += ["## Targets", "", "```", *targets, "```", ""]
+    groups = _by_task(summaries)
+    order = [f"d{d}-mi{mi:g}-{t}" for d, mi, t in core]
+    core_groups = sorted(((k, v) for k, v in groups.items() if k[0] in core_keys and len(v) > 3), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
+    if core_groups:
+        parts += ["## Every estimator on the core tasks", "",
+                  "Sorted by mean |error| over the seeds; *seconds* is the wall time of one estimate (mean). "
+                  "The default miestim estimator is in bold.", ""]
+        for (task, n), group in core_groups:
+            parts += [f"### {task}, n = {n:,} (true MI {group[0].truth:g} nats)", "", *detailed_table(group), ""]
+    lines, ahead, total = behind(summaries)
+    if total:
+        parts += ["## Where miestim is ahead or behind", "",
+                  f"The default miestim estimator has the lowest mean |error| of all the other libraries' estimators run on **{ahead} of {total}** "
+                  f"task × n combinations. It is behind by more than {MARGIN} nats on {len(lines)}:", ""]
+        if lines:
+            parts += ["| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
+                      "|---|---|---|---|---|---|---|---|", *lines, ""]
+        else:
+            parts[-2] = parts[-2].rstrip(":") + "."
+        family = mean_abs_by_family(summaries)
+        if len(family) > 2:
+            parts += ["Mean |error| over the MI values of each family (number of MI values in brackets; best in bold):", "", *family, ""]
+    grid = grid_table(summaries, "mi")
+    if grid:
+        parts += ["## All MI tasks", "", "Mean error over the seeds (mean seconds per estimate).", "", *grid, ""]
+    cmi = grid_table(summaries, "cmi")
+    if cmi:
+        parts += ["## Conditional MI", "",
+                  "miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
+                  "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows.", "", *cmi, ""]
+    return "\n".join(parts)
+
+
+def plot_grid(summaries: list[Summary], path: str) -> bool:
+    """Estimate against truth for the grid estimators, one panel per (transform, d), at the largest n."""
+    grid = [s for s in summaries if s.kind == "mi" and s.seeds and (s.library, s.estimator) in GRID]
+    if not grid:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    n = max(s.n for s in grid)
+    grid = [s for s in grid if s.n == n]
+    transforms = [t for t in TRANSFORMS if any(s.transform == t for s in grid)]
+    dims = sorted({s.dim for s in grid})
+    names = sorted({(s.library, s.estimator) for s in grid}, key=lambda le: (le != OURS, le))
+    fig, axes = plt.subplots(len(transforms), len(dims), figsize=(3.6 * len(dims), 3.0 * len(transforms)), squeeze=False, sharex=True)
+    for i, t in enumerate(transforms):
+        for j, d in enumerate(dims):
+            ax = axes[i][j]
+            pts = [s for s in grid if s.transform == t and s.dim == d]
+            top = max([s.truth for s in pts] + [1.0])
+            ax.plot([0, top], [0, top], color="black", lw=0.8, ls="--")
+            for k, le in enumerate(names):
+                sel = sorted((s for s in pts if (s.library, s.estimator) == le), key=lambda s: s.truth)
+                if sel:
+                    ax.plot([s.truth for s in sel], [s.mean_estimate for s in sel], marker="o", ms=3, lw=1.2 if le == OURS else 0.9,
+                            label=label(*le), color=f"C{k}")
+            ax.set_title(f"{t}, d={d}", fontsize=9)
+            if i == len(transforms) - 1:
+                ax.set_xlabel("true MI (nats)")
+            if j == 0:
+                ax.set_ylabel("estimate (nats)")
+    handles = {lab: h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels())}
+    fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=len(handles), fontsize=8)
+    fig.suptitle(f"estimate vs truth, n = {n:,}", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def plot_core(summaries: list[Summary], path: str, core: Iterable[tuple] = CORE) -> bool:
+    """Mean |error| (bars, seed sd as whiskers) and seconds of every estimator on each core task."""
+    core_keys = {f"d{d}-mi{mi:g}-{t}" for d, mi, t in core}
+    groups = [(k, v) for k, v in sorted(_by_task(summaries).items()) if k[0] in core_keys and len(v) > 3]
+    if not groups:
+        return False
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    colors = {"miestim": "tab:blue", "torch-mist": "tab:orange", "bmi": "tab:green", "sklearn": "tab:red"}
+    fig, axes = plt.subplots(1, len(groups), figsize=(6.0 * len(groups), 0.32 * max(len(v) for _, v in groups) + 1.4), squeeze=False)
+    for ax, ((task, n), group) in zip(axes[0], groups):
+        done = sorted((s for s in group if s.seeds), key=lambda s: -s.mean_abs_error)
+        ys = range(len(done))
+        ax.barh(list(ys), [s.mean_abs_error for s in done], xerr=[0 if math.isnan(s.sd_error) else s.sd_error for s in done],
+                color=[colors.get(s.library, "gray") for s in done])
+        ax.set_yticks(list(ys), [f"{s.name}  ({s.mean_seconds:.0f} s)" for s in done], fontsize=7)
+        ax.set_xlabel("mean |error| (nats)")
+        ax.set_title(f"{task}, n = {n:,}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True

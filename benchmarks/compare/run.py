@@ -1,0 +1,228 @@
+"""Accuracy and speed against ground truth, side by side with torch-mist, bmi and k-NN estimators.
+
+    python -m benchmarks compare-setup                 # once: torch-mist's and bmi's own environments
+    python -m benchmarks compare                       # everything; writes docs/benchmarks/{compare,staircase,speed}.*
+    python -m benchmarks compare --quick --out runs/q  # smoke run: tiny n, few steps (under 2 minutes)
+    python -m benchmarks compare --only compare --match d5-mi2-plain --n 10000 --seeds 0   # one slice
+    python -m benchmarks compare --dry-run             # the plan and its estimated time, nothing run
+
+Sections (``--only``): *compare* — every library on the same samples of Gaussian tasks with
+known MI/CMI (the default miestim estimator, bmi's KSG and CCA and scikit-learn's KSG on the
+whole grid d x MI x transform x n for ``--grid-seeds``; every neural estimator of every library
+on the core tasks for ``--seeds``); *staircase* — Poole et al.'s rising-MI trace per bound;
+*speed* — training steps per second per estimator and critic, seconds per estimate, and the
+k-NN sampler against a per-batch refit. torch-mist and bmi run in their own environments
+(``compare-setup``); a missing one is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from .._report import header, run_metadata
+from . import report, runners, speed, staircase
+from .runners import BMI_CHEAP, BMI_NEURAL, TORCH_MIST, Job, Plan
+from .tasks import CMI, CORE, SIZES, Task, cmi_task, grid_tasks, mi_task, write_samples
+
+SECTIONS = ("compare", "staircase", "speed")
+LIBRARIES = ("miestim", "sklearn", "torch-mist", "bmi")
+#: guessed staircase steps per second (batch 64, d=20, separable critic) on a quiet 2-core CPU; only for the ETA.
+STAIRCASE_RATE = {"interpolated": 150.0}
+STAIRCASE_DEFAULT_RATE = 450.0
+
+
+def build_plan(*, grid: list[Task], core: list[Task], cmi: list[Task], sizes: Sequence[int], core_n: int, grid_seeds: Sequence[int],
+               core_seeds: Sequence[int], libraries: Sequence[str], miestim_core: Sequence[str], torch_mist: Sequence[str],
+               bmi_core: Sequence[str], match: str | None, directory: Path) -> Plan:
+    """Which library runs which estimators on which (task, n, seed); samples written once to ``directory``."""
+    plan, pattern = Plan(), re.compile(match) if match else None
+
+    def wanted(task: Task) -> bool:
+        return pattern is None or bool(pattern.search(task.key))
+
+    def add(library: str, task: Task, n: int, seed: int, names: Sequence[str]) -> None:
+        if library in libraries and names and wanted(task):
+            plan.add(library, Job(task, n, seed, write_samples(task, n, seed, directory)), list(names))
+
+    for task in core:
+        for seed in core_seeds:
+            add("miestim", task, core_n, seed, miestim_core)
+            add("sklearn", task, core_n, seed, ["ksg"] if task.dim == 1 else [])
+            add("torch-mist", task, core_n, seed, torch_mist)
+            add("bmi", task, core_n, seed, bmi_core)
+    for task in grid:
+        for n in sizes:
+            for seed in grid_seeds:
+                add("miestim", task, n, seed, [runners.DEFAULTS["miestim"]])
+                add("sklearn", task, n, seed, ["ksg"] if task.dim == 1 else [])
+                add("bmi", task, n, seed, BMI_CHEAP)
+    for task in cmi:
+        for seed in grid_seeds:
+            add("miestim", task, core_n, seed, ["cmine"])
+            add("bmi", task, core_n, seed, BMI_CHEAP)
+    # Run order: libraries in LIBRARIES order, so the cheap in-process ones report first.
+    plan.work = {lib: plan.work[lib] for lib in LIBRARIES if lib in plan.work}
+    return plan
+
+
+def _machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count()}
+
+
+def _write(out: Path, name: str, title: str, meta: dict[str, Any], body: str, record: dict[str, Any]) -> None:
+    command = meta["command"].strip()
+    (out / f"{name}.md").write_text(f"# {title}\n\n{header(meta)}\nCommand: `{command}`\n\n{body.rstrip()}\n", encoding="utf-8")
+    (out / f"{name}.json").write_text(json.dumps({"meta": meta, **record}, indent=1, default=float), encoding="utf-8")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m benchmarks compare", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run (default all)")
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the core tasks (default 0 1 2)")
+    p.add_argument("--grid-seeds", nargs="+", type=int, default=[0], help="seeds of the full grid and the CMI tasks (default 0)")
+    p.add_argument("--n", nargs="+", type=int, default=list(SIZES), help="sample sizes of the grid (default 1000 10000; the core tasks use the largest)")
+    p.add_argument("--match", help="regular expression: only tasks whose key matches (e.g. 'd5-mi2-plain', 'cube', 'chain')")
+    p.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
+    p.add_argument("--staircase-steps", type=int, default=4_000, help="steps per level of the staircase (default 4,000)")
+    p.add_argument("--speed-budget", type=float, default=1.5, help="seconds timed per estimator and critic (default 1.5)")
+    p.add_argument("--quick", action="store_true", help="smoke run: n=1,000, 60 training steps, few estimators; checks only that the pipeline runs")
+    p.add_argument("--dry-run", action="store_true", help="print the plan and its estimated time, run nothing")
+    p.add_argument("--render", action="store_true", help="rewrite compare.md and its plots from the compare.json in --out, run nothing")
+    p.add_argument("--out", help="directory for the .md, .json and .png files (default docs/benchmarks; runs/compare-quick with --quick)")
+    p.add_argument("--json", help="also write every section's records to this one file")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads(), help="threads for every library (default: torch's, here %(default)s)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args, argv)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
+    if args.quick:
+        grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
+        sizes, core_n, grid_seeds, core_seeds, max_steps = [1_000], 1_000, [0], [0], 60
+        lists = {"miestim_core": ["smile", "infonce"], "torch_mist": ["smile"], "bmi_core": ["infonce", *BMI_CHEAP]}
+        steps_per_level, speed_budget, speed_batch, speed_estimators = 20, 0.0, 64, ["smile", "infonce"]
+    else:
+        grid, core, cmi = grid_tasks(), [mi_task(d, mi, t) for d, mi, t in CORE], [cmi_task(d, t) for d, t in CMI]
+        sizes, core_n, grid_seeds, core_seeds, max_steps = args.n, max(args.n), args.grid_seeds, args.seeds, None
+        import miestim
+
+        lists = {"miestim_core": sorted(miestim.ESTIMATORS), "torch_mist": list(TORCH_MIST), "bmi_core": [*BMI_NEURAL, *BMI_CHEAP]}
+        steps_per_level, speed_budget, speed_batch, speed_estimators = args.staircase_steps, args.speed_budget, 256, None
+    meta = run_metadata("compare", argv, device=args.device, seed=core_seeds[0], **_machine(), core_seeds=core_seeds,
+                        grid_seeds=grid_seeds, quick=args.quick)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.render:
+        stored = json.loads((out / "compare.json").read_text())
+        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core)
+        return 0
+    combined: dict[str, Any] = {"meta": meta}
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    with tempfile.TemporaryDirectory(prefix="compare-samples-") as tmp:
+        plan = Plan()
+        if "compare" in args.only:
+            plan = build_plan(grid=grid, core=core, cmi=cmi, sizes=sizes, core_n=core_n, grid_seeds=grid_seeds, core_seeds=core_seeds,
+                              libraries=args.libraries, match=args.match, directory=Path(tmp), **lists)
+        progress = runners.Progress(plan)
+        stair_eta = (sum(len(staircase.LEVELS) * steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE)
+                         for _, name, _ in staircase.BOUNDS) if "staircase" in args.only else 0.0)
+        speed_eta = (3 * 8 * (speed_budget + 0.3) + 15) if "speed" in args.only else 0.0
+        log(f"plan: {plan.count()} estimates ({', '.join(f'{lib} {sum(len(n) for _, n in e)}' for lib, e in plan.work.items())}); "
+            f"estimated on a quiet 2-core CPU: compare {progress.expected_total / 60:.1f} min, staircase {stair_eta / 60:.1f} min, "
+            f"speed {speed_eta / 60:.1f} min, total {(progress.expected_total + stair_eta + speed_eta) / 60:.1f} min")
+        if args.dry_run:
+            for lib, entries in plan.work.items():
+                for job, names in entries:
+                    log(f"  {lib:>10} {job.id}: {', '.join(names)}")
+            return 0
+        start = time.perf_counter()
+        compare_rows: list[dict[str, Any]] = []
+        if "compare" in args.only:
+            rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
+            compare_rows = [asdict(r) for r in rows]
+            combined["compare"] = write_compare(out, meta, compare_rows, skipped, core)
+        if "staircase" in args.only:
+            traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
+            staircase.plot(traces, str(out / "staircase.png"), batch=64)
+            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(traces, steps_per_level)
+            record = {"steps_per_level": steps_per_level, "bounds": staircase.record(traces, steps_per_level)}
+            _write(out, "staircase", "The staircase of Poole et al. (2019)", meta, body, record)
+            combined["staircase"] = record
+            print(body)
+        if "speed" in args.only:
+            if not compare_rows and (out / "compare.json").exists():
+                compare_rows = json.loads((out / "compare.json").read_text())["rows"]
+            training = speed.run_training(dim=20, batch=speed_batch, budget_s=speed_budget, device=args.device, log=log,
+                                          estimators=speed_estimators, min_steps=2 if args.quick else 5)
+            sampler = speed.run_sampler(quick=args.quick, device=args.device)
+            estimates = speed.per_estimate(compare_rows)
+            body = speed.markdown(training, estimates, sampler)
+            record = {"training": training, "per_estimate": estimates, "sampler": sampler}
+            _write(out, "speed", "Speed", meta, body, record)
+            combined["speed"] = record
+            print(body)
+        log(f"done in {(time.perf_counter() - start) / 60:.1f} min; wrote {out}/")
+    if args.json:
+        Path(args.json).write_text(json.dumps(combined, indent=1, default=float), encoding="utf-8")
+    return 0
+
+
+def write_compare(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task]) -> dict[str, Any]:
+    """compare.md (protocol, plots, tables), compare.json and the PNGs from the rows; prints the page and returns the record."""
+    summaries = report.summarize(rows)
+    core_specs = [(t.dim, t.truth, t.transform) for t in core]
+    pngs = []
+    if report.plot_core(summaries, str(out / "compare_core.png"), core=core_specs):
+        pngs.append("![every estimator on the core tasks](compare_core.png)")
+    if report.plot_grid(summaries, str(out / "compare_grid.png")):
+        pngs.append("![estimate against truth on the grid](compare_grid.png)")
+    text = _protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
+    record = {"rows": rows, "skipped": skipped, "targets": report.check_targets(summaries)}
+    _write(out, "compare", "Side by side: miestim, torch-mist, bmi and k-NN against ground truth", meta, text, record)
+    print(text)
+    return record
+
+
+def _protocol_notes() -> str:
+    return """Every library gets the same samples (one draw per task, n and seed). How each one trains and
+what it scores:
+
+| library | estimators | trains on | estimate scored on |
+|---|---|---|---|
+| miestim | `estimate_mi(x, y, estimator=...)` defaults (SMILE τ=5 by default, separable critic) | 60% (20% more for early stopping) | the held-out 20% test split |
+| torch-mist 0.2.17 | `estimate_mi(train, estimator=..., test_data=test)` defaults (SMILE by default, joint critic [128], batch 128, ≤ 5,000 iterations) | the first 80% of the rows (10% of it for early stopping) | the last 20% (its `test_data`); without `test_data` torch-mist scores the rows it trained on — that number is in brackets |
+| bmi 0.1.3 | InfoNCE, NWJ, DV, MINE defaults (MLP 16-8, lr 0.1, batch 256, ≤ 10,000 steps) | a random 50%, after standardising on all rows | the *largest* of its estimates on the other 50% taken every 250 steps (that half also stops training) |
+| bmi 0.1.3 | KSG (k=5), CCA | all rows | all rows |
+| scikit-learn | `mutual_info_regression` (KSG, k=3), only where X and Y are 1-d | all rows | all rows |
+
+Seconds are the wall time of the estimate alone (the workers' interpreter start and imports are not counted)."""

@@ -1,0 +1,239 @@
+"""Who estimates what: miestim and scikit-learn in this process, torch-mist and bmi through their workers.
+
+A :class:`Plan` maps each library to its jobs (one task drawn at one ``n`` with one seed, stored
+once in an ``.npz`` file) and the estimators to run on each. Every estimate becomes a
+:class:`Row`: the estimate, its error against the truth, the wall seconds of the estimate alone
+(no interpreter start or import) and what the library evaluated it on. A failure is a row with
+``error_message``; a library whose environment is missing is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+import miestim
+
+from . import envs
+from .tasks import Task
+
+#: each library's default (what a user calling it without options gets).
+DEFAULTS = {"miestim": "smile", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg"}
+TORCH_MIST = ("smile", "mine", "nwj", "infonce")
+BMI_NEURAL = ("infonce", "nwj", "dv", "mine")
+BMI_CHEAP = ("ksg", "cca")
+
+
+@dataclass
+class Row:
+    task: str
+    kind: str
+    dim: int
+    transform: str
+    n: int
+    seed: int
+    truth: float
+    library: str
+    estimator: str
+    estimate: float | None = None
+    error: float | None = None
+    seconds: float | None = None
+    steps: int | None = None
+    evaluated_on: str = ""
+    stderr: float | None = None
+    estimate_train: float | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    task: Task
+    n: int
+    seed: int
+    samples: Path
+
+    @property
+    def id(self) -> str:
+        return f"{self.task.key}|n={self.n}|seed={self.seed}"
+
+    def row(self, library: str, estimator: str, **fields: Any) -> Row:
+        t = self.task
+        estimate = fields.get("estimate")
+        error = None if estimate is None or not np.isfinite(estimate) else float(estimate) - t.truth
+        return Row(t.key, t.kind, t.dim, t.transform, self.n, self.seed, t.truth, library, estimator, error=error, **fields)
+
+
+@dataclass
+class Plan:
+    """``work[library]``: list of (job, estimators) in run order."""
+
+    work: dict[str, list[tuple[Job, list[str]]]] = field(default_factory=dict)
+
+    def add(self, library: str, job: Job, estimators: list[str]) -> None:
+        entries = self.work.setdefault(library, [])
+        for known, names in entries:
+            if known.id == job.id:
+                names.extend(e for e in estimators if e not in names)
+                return
+        entries.append((job, list(estimators)))
+
+    def count(self) -> int:
+        return sum(len(names) for entries in self.work.values() for _, names in entries)
+
+
+# ------------------------------------------------------------------ expected cost, for the ETA
+def expected_seconds(library: str, estimator: str, job: Job) -> float:
+    """Rough seconds of one estimate on a quiet 2-core CPU (calibrated on this machine); only for the ETA."""
+    small = job.n <= 2_000
+    d = job.task.dim
+    if library == "miestim":
+        base = 15.0 if job.task.kind == "cmi" else 30.0 if estimator == "interpolated" else 6.0
+        return base * (0.5 if small else 1.0)
+    if library == "torch-mist":
+        return 15.0
+    if library == "sklearn":
+        return 0.3 * job.n / 1_000
+    if estimator == "cca":
+        return 0.5
+    if estimator == "ksg":
+        cost = (3.0 + 0.4 * d) * (job.n / 10_000) ** 2
+        return 2 * cost * 1.5 if job.task.kind == "cmi" else cost
+    return {"infonce": 30.0, "nwj": 25.0, "dv": 15.0, "mine": 12.0}.get(estimator, 20.0)
+
+
+class Progress:
+    """Prints each finished estimate with an ETA rescaled by how the run so far compares with the model."""
+
+    def __init__(self, plan: Plan, quiet: bool = False) -> None:
+        self.expected_total = sum(expected_seconds(lib, e, job) for lib, entries in plan.work.items() for job, names in entries for e in names)
+        self.expected_done = 0.0
+        self.start = time.perf_counter()
+        self.total, self.done = plan.count(), 0
+        self.quiet = quiet
+
+    def eta(self) -> float:
+        elapsed = time.perf_counter() - self.start
+        ratio = elapsed / self.expected_done if self.expected_done > 0 else 1.0
+        return max(0.0, (self.expected_total - self.expected_done) * ratio)
+
+    def tick(self, row: Row, expected: float) -> None:
+        self.done += 1
+        self.expected_done += expected
+        if self.quiet:
+            return
+        what = (f"est={row.estimate:8.3f} err={row.error:+7.3f}" if row.error is not None
+                else f"FAILED: {row.error_message}" if row.error_message else f"est={row.estimate}")
+        secs = f"{row.seconds:6.1f}s" if row.seconds is not None else ""
+        print(f"  [{self.done}/{self.total}] {row.library:>10} {row.estimator:<12} {row.task:<22} n={row.n:<6} seed={row.seed} "
+              f"{what} {secs}  ETA {self.eta() / 60:5.1f} min", file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------------------------ in-process libraries
+def _load(job: Job) -> dict[str, np.ndarray]:
+    with np.load(job.samples) as data:
+        return {k: data[k] for k in data.files}
+
+
+def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str) -> Row:
+    a = _load(job)
+    if job.task.kind == "cmi":
+        res = miestim.estimate_cmi(a["x"], a["y"], a["z"], seed=job.seed, max_steps=max_steps, device=device, progress=False)
+    else:
+        res = miestim.estimate_mi(a["x"], a["y"], estimator=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
+    return job.row("miestim", estimator, estimate=res.value, seconds=res.seconds, stderr=res.stderr,
+                   steps=res.history.steps[-1] if len(res.history) else None,
+                   evaluated_on=f"held-out test split ({res.n_test} rows); trained on {res.n_train}, stopped on {res.n_validation}")
+
+
+def run_sklearn(job: Job, estimator: str, **_: Any) -> Row:
+    from sklearn.feature_selection import mutual_info_regression
+
+    a = _load(job)
+    start = time.perf_counter()
+    value = float(mutual_info_regression(a["x"], a["y"][:, 0], n_neighbors=3, random_state=job.seed)[0])
+    return job.row("sklearn", estimator, estimate=value, seconds=time.perf_counter() - start, evaluated_on="all rows (k=3)")
+
+
+IN_PROCESS: dict[str, Callable[..., Row]] = {"miestim": run_miestim, "sklearn": run_sklearn}
+
+
+def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, **options: Any) -> list[Row]:
+    rows = []
+    for job, names in entries:
+        for name in names:
+            try:
+                row = IN_PROCESS[library](job, name, **options)
+            except Exception as exc:  # recorded and reported; the library itself raises
+                row = job.row(library, name, error_message=f"{type(exc).__name__}: {exc}")
+            rows.append(row)
+            progress.tick(row, expected_seconds(library, name, job))
+    return rows
+
+
+# ------------------------------------------------------------------ external libraries
+def run_external(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, *, max_steps: int | None,
+                 threads: int, test_fraction: float = 0.2, timeout: float = 4 * 3600) -> list[Row]:
+    """Run ``library``'s worker once for all its jobs; rows for whatever it finished."""
+    spec = envs.LIBRARIES[library]
+    by_id = {job.id: job for job, _ in entries}
+    request = {"threads": threads, "max_steps": max_steps, "test_fraction": test_fraction,
+               "jobs": [{"id": job.id, "samples": str(job.samples), "kind": job.task.kind, "seed": job.seed, "estimators": names}
+                        for job, names in entries]}
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix=f"compare-{library}-") as tmp:
+        req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req.write_text(json.dumps(request))
+        cmd = [str(envs.python_of(library)), str(envs.WORKERS / spec.worker), str(req), str(res)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, bufsize=1)
+        log_tail: list[str] = []
+        deadline = time.monotonic() + timeout
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if line.startswith("@@done "):
+                entry = json.loads(line[len("@@done "):])
+                row = _external_row(library, by_id[entry["id"]], entry)
+                rows.append(row)
+                progress.tick(row, expected_seconds(library, entry["estimator"], by_id[entry["id"]]))
+            else:
+                log_tail = (log_tail + [line.rstrip()])[-20:]
+            if time.monotonic() > deadline:
+                proc.kill()
+                break
+        code = proc.wait()
+        if code != 0:
+            print(f"  {library} worker exited with status {code}; last output:\n    " + "\n    ".join(log_tail), file=sys.stderr)
+    return rows
+
+
+def _external_row(library: str, job: Job, entry: dict[str, Any]) -> Row:
+    fields = {k: entry.get(k) for k in ("estimate", "seconds", "steps", "evaluated_on", "estimate_train")}
+    if entry.get("error"):
+        return job.row(library, entry["estimator"], error_message=entry["error"], evaluated_on=fields["evaluated_on"] or "")
+    return job.row(library, entry["estimator"], **fields)
+
+
+def execute(plan: Plan, *, max_steps: int | None, device: str, threads: int, progress: Progress | None = None) -> tuple[list[Row], dict[str, str]]:
+    """Run the plan library by library (never two at once, so timings are comparable); rows and skipped libraries."""
+    progress = progress or Progress(plan)
+    external = {name: why for name, why in envs.available().items() if name in plan.work}
+    skipped = {name: why for name, why in external.items() if why is not None}
+    rows: list[Row] = []
+    for library, entries in plan.work.items():
+        if library in skipped:
+            print(f"  skipping {library}: {skipped[library]}", file=sys.stderr, flush=True)
+            progress.expected_total -= sum(expected_seconds(library, e, job) for job, names in entries for e in names)
+            continue
+        print(f"-- {library}: {sum(len(n) for _, n in entries)} estimates", file=sys.stderr, flush=True)
+        if library in IN_PROCESS:
+            rows += run_in_process(library, entries, progress, max_steps=max_steps, device=device)
+        else:
+            rows += run_external(library, entries, progress, max_steps=max_steps, threads=threads)
+    return rows, skipped

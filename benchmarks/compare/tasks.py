@@ -1,0 +1,76 @@
+"""The comparison's tasks: Gaussian MI and CMI problems with known truth, built from ``miestim.gaussian``.
+
+MI tasks: ``d`` coordinate pairs with total MI ``mi`` (:class:`~miestim.gaussian.CorrelatedGaussianTask`),
+plain, under a random rotation of X and of Y, or with every coordinate cubed (heavy tails) or
+mapped by asinh (light tails); all keep the MI. CMI tasks: the Gaussian chain X -> Y -> Z,
+its I(X;Y|Z) and its conditional-independence null I(X;Z|Y) = 0.
+
+Every library gets the same samples: :func:`write_samples` stores one draw (rows in random
+order, i.i.d.) in an ``.npz`` file that the in-process runners and the workers all read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask, RotatedTask, TransformedTask
+
+TRANSFORMS = ("plain", "rotated", "cube", "asinh")
+DIMS = (1, 5, 20)
+MIS = (1.0, 2.0, 5.0, 7.0, 10.0)
+SIZES = (1_000, 10_000)
+#: the tasks every neural estimator of every library runs on (the issue's targets).
+CORE = ((5, 2.0, "plain"), (20, 4.0, "plain"))
+#: (dim, chain target) of the CMI tasks; "x;z|y" is the null.
+CMI = ((1, "x;y|z"), (1, "x;z|y"), (5, "x;y|z"), (5, "x;z|y"))
+
+
+@dataclass(frozen=True)
+class Task:
+    """One problem with known truth: ``key`` names it in tables and JSON."""
+
+    key: str
+    kind: str  # "mi" or "cmi"
+    dim: int
+    truth: float
+    transform: str
+    sampler: Any
+
+    def sample(self, n: int, seed: int) -> dict[str, np.ndarray]:
+        arrays = self.sampler.sample(n, seed)
+        return dict(zip("xyz", arrays))
+
+
+def mi_task(dim: int, mi: float, transform: str = "plain") -> Task:
+    base = CorrelatedGaussianTask(dim, mi)
+    if transform == "plain":
+        sampler = base
+    elif transform == "rotated":
+        sampler = RotatedTask(base, seed=dim)
+    elif transform in ("cube", "asinh"):
+        sampler = TransformedTask(base, transform=transform)
+    else:
+        raise ValueError(f"transform must be one of {TRANSFORMS}; got {transform!r}.")
+    return Task(f"d{dim}-mi{mi:g}-{transform}", "mi", dim, sampler.mutual_information, transform, sampler)
+
+
+def cmi_task(dim: int, target: str) -> Task:
+    sampler = GaussianChainTask(dim, target=target)
+    label = "null" if target == "x;z|y" else target
+    return Task(f"chain-d{dim}-{label}", "cmi", dim, sampler.conditional_mutual_information, "chain", sampler)
+
+
+def grid_tasks(dims: Iterable[int] = DIMS, mis: Iterable[float] = MIS, transforms: Iterable[str] = TRANSFORMS) -> list[Task]:
+    return [mi_task(d, mi, t) for t in transforms for d in dims for mi in mis]
+
+
+def write_samples(task: Task, n: int, seed: int, directory: Path) -> Path:
+    """Draw ``n`` samples of ``task`` with ``seed`` once and store them for every library; returns the file."""
+    path = Path(directory) / f"{task.key}-n{n}-s{seed}.npz".replace(";", "").replace("|", "_")
+    if not path.exists():
+        np.savez(path, **task.sample(n, seed))
+    return path
