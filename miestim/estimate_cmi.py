@@ -197,8 +197,8 @@ def estimate_cmi(
     dominated by the few largest product logits at high CMI. The plug-in mean log-ratio
     :math:`\frac1n\sum_i l(x_i, y_i, z_i)` is not a bound and keeps any offset of a
     miscalibrated classifier (about +0.007 nats on a d=1 null whose DV reads 0.0000 ± 0.0002),
-    but has far less variance: on the d=5 Gaussian chain (I = 7.59 nats) DV read 5.3% low with
-    stderr 0.26, the mean log-ratio 3.6% high with stderr 0.01 (``python -m benchmarks cmi``).
+    but has far less variance: on the d=5 Gaussian chain (I = 7.59 nats) DV read 7.5% low with
+    stderr 0.50, the mean log-ratio 4.1% high with stderr 0.01 (``python -m benchmarks cmi``).
     :func:`~miestim.decompose` uses the mean log-ratio, since its terms are differences of CMIs.
 
     Args:
@@ -216,7 +216,7 @@ def estimate_cmi(
             in for :math:`p(\cdot \mid z)` only up to the distance to the neighbours, and that
             error biases the estimate *upward* by an amount the stderr does not include. It is
             small when the redrawn variable varies little on that scale, so redraw the variable
-            that ``z`` determines least: in the chain X -> Y -> Z, I(X;Z|Y) = 0 reads 2.6 nats
+            that ``z`` determines least: in the chain X -> Y -> Z, I(X;Z|Y) = 0 reads 2.2 nats
             redrawing X (X given Y has sd 1) and 0.064 nats redrawing Z (Z given Y has sd 5;
             0.044 with ``k=1``) at d=5, n=80,000 (``python -m benchmarks cmi``). ``"auto"``
             redraws the variable with the smaller linear :math:`R^2` on ``z`` over the
