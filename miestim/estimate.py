@@ -113,7 +113,7 @@ def estimate_mi(
     input is used in place, the scaler is fitted on the training rows block by block,
     training batches are gathered from the input step by step, and only the validation and
     test splits are materialised (a peak RSS of about 2,700 MiB for 1,000,000 x 128 float32
-    pairs read from memory maps, 1,000 MiB of it the mapped files; ``python -m benchmarks.large_data``).
+    pairs read from memory maps, 1,000 MiB of it the mapped files; ``python -m benchmarks large-data``).
 
     Args:
         x: ``(n, dx)`` samples (numpy array or torch tensor; 1-D means ``dx = 1``).
