@@ -188,6 +188,13 @@ def check_positive_int(value: Any, *, name: str, minimum: int = 1) -> int:
     return int(value)
 
 
+def check_bool(value: Any, *, name: str) -> bool:
+    """Check ``value`` is True or False (numpy booleans included)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False; got {value!r} ({type(value).__name__}).")
+    return bool(value)
+
+
 def check_optional_bool(value: Any, *, name: str) -> bool | None:
     """Check ``value`` is True, False or None (None: decide automatically)."""
     if value is not None and not isinstance(value, bool):

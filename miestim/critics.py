@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 import torch
 from torch import nn
 
-from ._validation import check_choice, check_kwargs, check_positive_int
+from ._validation import check_bool, check_choice, check_kwargs, check_positive_int
 
 __all__ = ["BilinearCritic", "ConcatCritic", "Critic", "SeparableCritic", "make_critic", "mlp"]
 
@@ -56,13 +56,35 @@ class SeparableCritic(Critic):
     ``n`` forward passes per side and one ``(n, e) x (e, n)`` product give all ``n^2``
     scores, so it is the cheapest critic and the default.
 
+    With ``quadratic=True`` a second, affine branch is added:
+
+    .. math::
+
+        f(x, y) = g(x)^\top h(y) + q(x)^\top r(y), \qquad
+        q(x) = A\,[x;\, x \odot x] + a, \quad r(y) = B\,[y;\, y \odot y] + b,
+
+    with ``A``, ``B`` of rank ``k = min(x_dim, y_dim, embed_dim) + 2``. It represents
+    :math:`x^\top W y` (rank of ``W`` up to ``k - 2``) plus per-coordinate squares, linear
+    terms and a constant — the log density ratio of jointly Gaussian data with independent
+    coordinate pairs, and the bilinear core of any Gaussian one. On normal scores (see
+    :func:`~miestim.estimate_mi`'s ``standardize="rank"``) that covers every Gaussian copula
+    of this form; the MLP branch models what remains. The branch has few parameters and
+    little variance, so it learns that part from fewer samples than the MLP does. Measured
+    over five seeds with SMILE in ``estimate_mi`` (``python -m benchmarks seeds``, N = 10,000):
+    mean error -0.031 instead of -0.182 nats at d = 20, MI = 4, -0.490 instead of -0.546 at
+    MI = 10, unchanged at d = 5, MI = 2, with a larger spread over seeds and longer training.
+    Estimators that train on :math:`e^{f}` of the product pairs (DV, NWJ, MINE, TUBA,
+    interpolated) refuse it: the unbounded squares make that heavy tailed and their estimates
+    diverge. Off by default.
+
     Args:
         x_dim, y_dim: input dimensions.
-        embed_dim: embedding size ``e`` (default 64).
+        embed_dim: embedding size ``e`` of the MLP branch (default 64).
         hidden: hidden widths of each MLP (default ``(256,)``; depth = its length).
         activation: ``"silu"`` (default; smooth activations fit the smooth log density
             ratios of continuous data with fewer samples than ReLU), ``"relu"``, ``"elu"``,
             ``"gelu"``, ``"tanh"``, ``"leaky_relu"``.
+        quadratic: add the affine branch on ``[x; x * x]`` described above (default ``False``).
     """
 
     def __init__(
@@ -73,15 +95,27 @@ class SeparableCritic(Critic):
         embed_dim: int = 64,
         hidden: Sequence[int] = (256,),
         activation: str = "silu",
+        quadratic: bool = False,
     ) -> None:
         super().__init__()
         self.x_dim, self.y_dim = x_dim, y_dim
         self.g = mlp(x_dim, embed_dim, hidden=hidden, activation=activation)
         self.h = mlp(y_dim, embed_dim, hidden=hidden, activation=activation)
+        self.quadratic = check_bool(quadratic, name="quadratic")
+        if self.quadratic:
+            # Rank min(dx, dy) covers x^T W y; +1 per side pairs sum(c_i x_i^2) (resp. y) with the other side's constant.
+            rank = min(x_dim, y_dim, embed_dim) + 2
+            self.q = nn.Linear(2 * x_dim, rank)
+            self.r = nn.Linear(2 * y_dim, rank)
 
     def embed(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """The embeddings ``g(x)`` and ``h(y)``, each ``(n, embed_dim)``."""
-        return self.g(x), self.h(y)
+        """The embeddings ``g(x)`` and ``h(y)``, each ``(n, embed_dim)`` (with ``quadratic``, ``[g(x); q(x)]`` and ``[h(y); r(y)]``)."""
+        if not self.quadratic:
+            return self.g(x), self.h(y)
+        return (
+            torch.cat([self.g(x), self.q(torch.cat([x, x * x], dim=1))], dim=1),
+            torch.cat([self.h(y), self.r(torch.cat([y, y * y], dim=1))], dim=1),
+        )
 
     def score_embeddings(self, gx: torch.Tensor, hy: torch.Tensor) -> torch.Tensor:
         r"""The score matrix :math:`S_{ij} = g(x_i)^\top h(y_j)` of given embeddings, ``(n, e), (m, e) -> (n, m)``.

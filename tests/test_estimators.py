@@ -69,6 +69,19 @@ def test_classifier_critics_stop_on_their_training_objective(name):
     assert float(dv.validation_score(scores, torch.zeros(6, 2))) == pytest.approx(float(dv_lower_bound(scores)))
 
 
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_quadratic_critic_only_with_estimators_that_do_not_train_on_exp_scores(name):
+    quadratic = {"critic_kwargs": {"quadratic": True}}
+    if name in {"dv", "nwj", "mine", "tuba", "interpolated"}:
+        with pytest.raises(ValueError, match=f"estimator '{name}' trains on e\\^f of the product pairs"):
+            make_estimator(name, 3, 3, **quadratic)
+        with pytest.raises(ValueError, match="quadratic=False"):
+            make_estimator(name, 3, 3, critic=miestim.SeparableCritic(3, 3, quadratic=True))
+    else:
+        est = make_estimator(name, 3, 3, **quadratic)
+        assert est.critic.quadratic and torch.isfinite(est(torch.randn(8, 3), torch.randn(8, 3)))
+
+
 def test_estimator_argument_errors():
     with pytest.raises(ValueError, match="estimator must be one of .* Did you mean 'smile'"):
         make_estimator("smiel", 2, 2)

@@ -22,6 +22,7 @@ class TUBA(MIEstimator):
     """
 
     name = "tuba"
+    trains_on_exp_scores = True
     uses_y = True
 
     def __init__(self, x_dim: int, y_dim: int, *, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
@@ -41,6 +42,7 @@ class InterpolatedBound(MIEstimator):
     """
 
     name = "interpolated"
+    trains_on_exp_scores = True
     uses_y = True
 
     def __init__(self, x_dim: int, y_dim: int, *, alpha: float = 0.5, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:

@@ -25,6 +25,7 @@ class DV(MIEstimator):
     """
 
     name = "dv"
+    trains_on_exp_scores = True
 
     def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return dv_lower_bound(scores)
@@ -41,6 +42,7 @@ class NWJ(MIEstimator):
     """
 
     name = "nwj"
+    trains_on_exp_scores = True
 
     def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return nwj_lower_bound(scores)
