@@ -77,7 +77,7 @@ def test_result_contract_and_held_out_split():
     x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
     res = miestim.estimate_mi(x, y, seed=0, max_steps=50, eval_every=25, progress=False)
     assert isinstance(res, miestim.EstimateResult)
-    assert (res.n_train, res.n_validation, res.n_test) == (600, 200, 200)
+    assert (res.n_train, res.n_validation, res.n_test) == (700, 100, 200)
     assert res.units == "nats" and res.evaluated_on == "held-out test split"
     assert isinstance(res.estimator, miestim.SMILE) and not res.estimator.training
     assert res.history.steps[-1] <= 50 and len(res.history.validation) == len(res.history)
@@ -117,7 +117,7 @@ def test_one_dimensional_inputs_and_integer_dtypes_are_accepted():
 
 def test_batch_larger_than_training_split_shrinks_with_warning():
     x, y = CorrelatedGaussianTask(1, 0.5).sample(100, seed=0)
-    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 60 training samples"):
+    with pytest.warns(UserWarning, match="batch_size=500 is larger than the 70 training samples"):
         res = miestim.estimate_mi(x, y, batch_size=500, max_steps=10, progress=False)
     assert np.isfinite(res.value)
 
@@ -125,7 +125,7 @@ def test_batch_larger_than_training_split_shrinks_with_warning():
 def test_max_epochs_sets_the_number_of_steps():
     x, y = CorrelatedGaussianTask(1, 0.5).sample(1000, seed=0)
     res = miestim.estimate_mi(x, y, batch_size=100, max_epochs=2, eval_every=3, patience=100, progress=False)
-    assert res.history.steps[-1] == 12  # 600 training samples / 100 per batch * 2 epochs
+    assert res.history.steps[-1] == 14  # 700 training samples / 100 per batch * 2 epochs
 
 
 GOOD = np.random.default_rng(0).normal(size=(50, 2))
