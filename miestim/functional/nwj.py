@@ -10,13 +10,12 @@ from ._utils import as_scores, bounded_exp, offdiagonal_logmeanexp
 def nwj_lower_bound(scores: torch.Tensor) -> torch.Tensor:
     r"""NWJ (f-GAN KL) lower bound on :math:`I(X;Y)` in nats.
 
-    Written with the shifted critic :math:`S - 1` so that the optimal critic is the log
-    density ratio :math:`\log p(x,y)/(p(x)p(y))`:
-
     .. math::
 
         \hat I_{NWJ} = \frac{1}{n}\sum_i S_{ii} - \frac{1}{e}\,\frac{1}{n(n-1)} \sum_{i \ne j} e^{S_{ij}}
-        = 1 + \frac{1}{n}\sum_i S_{ii} - \exp\Big(\log \frac{1}{n(n-1)}\sum_{i\ne j} e^{S_{ij}}\Big)
+
+    It is tight at the critic :math:`S = 1 + \log p(x,y)/(p(x)p(y))` (the convention of
+    Poole et al. 2019): the exact log density ratio itself reads :math:`I - 1/e`.
 
     The mean of exponentials is formed in log space (log-mean-exp, then one
     :func:`~miestim.functional._utils.bounded_exp`), so the bound stays finite for any
