@@ -12,6 +12,8 @@ from typing import Any, Sequence, Union
 import numpy as np
 import torch
 
+from .._validation import as_sample_matrix, check_consistent_length
+
 Indices = Union[int, Sequence[int], np.ndarray]
 """One coordinate index or a sequence of coordinate indices into a covariance matrix."""
 
@@ -116,3 +118,17 @@ def check_correlation(value: Any, *, name: str) -> float:
     if not (np.isfinite(value) and -1.0 < value < 1.0):
         raise ValueError(f"{name} must lie in the open interval (-1, 1); got {value}.")
     return value
+
+
+def as_points(dims: dict[str, int], **values: Any) -> list[np.ndarray]:
+    """Validate the named point sets as ``(n, dims[name])`` float64 arrays with one common ``n``.
+
+    A 1-D input is one column. Raises TypeError / ValueError naming the argument (via
+    :func:`miestim._validation.as_sample_matrix`) and for a wrong width or mismatched lengths.
+    """
+    tensors = {name: as_sample_matrix(value, name=name, dtype=torch.float64) for name, value in values.items()}
+    for name, tensor in tensors.items():
+        if tensor.shape[1] != dims[name]:
+            raise ValueError(f"{name} must have {dims[name]} column(s), the task's dim_{name}; got shape {tuple(tensor.shape)}.")
+    check_consistent_length(**tensors)
+    return [tensor.cpu().numpy() for tensor in tensors.values()]

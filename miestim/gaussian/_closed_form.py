@@ -26,6 +26,21 @@ def _logdet(cov: np.ndarray, idx: tuple[int, ...]) -> float:
     return float(logdet)
 
 
+def _log_density(cov: np.ndarray, idx: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+    """log N(values; 0, cov[idx, idx]) per row of ``values`` (n, len(idx)), float64."""
+    factor = np.linalg.cholesky(cov[np.ix_(idx, idx)])
+    whitened = np.linalg.solve(factor, values.T)  # L^-1 v: the quadratic form is its squared norm
+    log_det = 2.0 * np.log(np.diag(factor)).sum()
+    return -0.5 * ((whitened**2).sum(axis=0) + log_det + len(idx) * math.log(2.0 * math.pi))
+
+
+def _log_ratio(
+    cov: np.ndarray, numerator: list[tuple[tuple[int, ...], np.ndarray]], denominator: list[tuple[tuple[int, ...], np.ndarray]]
+) -> np.ndarray:
+    """Sum of the log densities of the ``(coordinates, values)`` blocks of ``numerator`` minus those of ``denominator``."""
+    return sum(_log_density(cov, idx, v) for idx, v in numerator) - sum(_log_density(cov, idx, v) for idx, v in denominator)
+
+
 def _mi(cov: np.ndarray, x: tuple[int, ...], y: tuple[int, ...]) -> float:
     """I(X;Y) for a validated covariance and disjoint, validated index sets."""
     value = 0.5 * (_logdet(cov, x) + _logdet(cov, y) - _logdet(cov, x + y))

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_positive_float, check_positive_int
-from ._checks import Indices, as_covariance, as_indices, check_disjoint
-from ._closed_form import _cmi
+from ._checks import Indices, as_covariance, as_indices, as_points, check_disjoint
+from ._closed_form import _cmi, _log_ratio
 from ._tasks import _check_sample_args
 
 __all__ = ["GaussianChainTask", "GaussianCMITask"]
@@ -100,6 +100,31 @@ class GaussianCMITask:
         """Draw ``n`` joint samples; returns ``x``, ``y``, ``z`` of shapes ``(n, dim_x|y|z)``."""
         n, rng, dtype = _check_sample_args(n, seed, dtype)
         return self._split(rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T, dtype)
+
+    def log_density_ratio(self, x: Any, y: Any, z: Any) -> np.ndarray:
+        r"""The pointwise conditional MI, in nats, float64 of shape ``(n,)``:
+
+        .. math:: \log \frac{p(x_i, y_i \mid z_i)}{p(x_i \mid z_i)\,p(y_i \mid z_i)}
+                = \log \frac{p(x_i, y_i, z_i)\,p(z_i)}{p(x_i, z_i)\,p(y_i, z_i)}
+
+        Its mean over joint triples is :attr:`conditional_mutual_information`; it is the logit
+        of a perfect CMINE classifier, so scoring it with a CMINE readout (on joint triples
+        and on k-NN product triples) shows what the readout reads with a perfect classifier
+        (``python -m benchmarks oracle``).
+
+        Args:
+            x, y, z: ``(n, dim_x)``, ``(n, dim_y)``, ``(n, dim_z)`` points (1-D for one column).
+
+        Raises:
+            TypeError, ValueError: non-numeric, non-finite or wrongly shaped input, or
+                different numbers of rows (the message names the argument).
+        """
+        x, y, z = as_points({"x": self.dim_x, "y": self.dim_y, "z": self.dim_z}, x=x, y=y, z=z)
+        dx, dy, dz = self._dims
+        xi, yi, zi = tuple(range(dx)), tuple(range(dx, dx + dy)), tuple(range(dx + dy, dx + dy + dz))
+        joint = [(xi + yi + zi, np.concatenate([x, y, z], axis=1)), (zi, z)]
+        marginal = [(xi + zi, np.concatenate([x, z], axis=1)), (yi + zi, np.concatenate([y, z], axis=1))]
+        return _log_ratio(self._cov, joint, marginal)
 
     def __repr__(self) -> str:
         return (

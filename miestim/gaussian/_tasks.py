@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_positive_float, check_positive_int
-from ._checks import Indices, as_covariance, as_indices, check_disjoint, check_float_dtype
-from ._closed_form import _mi
+from ._checks import Indices, as_covariance, as_indices, as_points, check_disjoint, check_float_dtype
+from ._closed_form import _log_ratio, _mi
 
 __all__ = ["CorrelatedGaussianTask", "GaussianTask", "RotatedTask", "TransformedTask"]
 
@@ -35,6 +35,13 @@ def _check_mi_task(task: Any, *, name: str) -> Any:
             f"got {type(task).__name__} without {', '.join(missing)}."
         )
     return task
+
+
+def _gaussian_log_ratio(cov: np.ndarray, dim_x: int, dim_y: int, x: Any, y: Any) -> np.ndarray:
+    """log p(x, y) - log p(x) - log p(y) for zero-mean [X, Y] with covariance ``cov``."""
+    x, y = as_points({"x": dim_x, "y": dim_y}, x=x, y=y)
+    xi, yi = tuple(range(dim_x)), tuple(range(dim_x, dim_x + dim_y))
+    return _log_ratio(cov, [(xi + yi, np.concatenate([x, y], axis=1))], [(xi, x), (yi, y)])
 
 
 class GaussianTask:
@@ -98,6 +105,28 @@ class GaussianTask:
         n, rng, dtype = _check_sample_args(n, seed, dtype)
         joint = rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T
         return joint[:, : self.dim_x].astype(dtype), joint[:, self.dim_x :].astype(dtype)
+
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise mutual information, in nats, float64 of shape ``(n,)``:
+
+        .. math:: \log \frac{p(x_i, y_i)}{p(x_i)\,p(y_i)}
+
+        Its mean over joint samples is :attr:`mutual_information`. Up to a constant it is the
+        optimal critic of the variational bounds (DV and InfoNCE: any constant; NWJ: exactly
+        1 + this), so scoring it with a bound shows what that bound reads with a perfect
+        critic — the readout's own bias and spread on a sample of that size
+        (``python -m benchmarks oracle``).
+        Pass product pairs (``x`` of one sample, ``y`` of another) to score them.
+
+        Args:
+            x: ``(n, dim_x)`` points (1-D when ``dim_x = 1``).
+            y: ``(n, dim_y)`` points.
+
+        Raises:
+            TypeError, ValueError: non-numeric, non-finite or wrongly shaped input, or
+                different numbers of rows (the message names the argument).
+        """
+        return _gaussian_log_ratio(self._cov, self.dim_x, self.dim_y, x, y)
 
     def __repr__(self) -> str:
         return f"GaussianTask(dim_x={self.dim_x}, dim_y={self.dim_y}, mi={self.mutual_information:.4g})"
@@ -170,6 +199,10 @@ class CorrelatedGaussianTask:
         y = self._rho * x + self._noise * rng.standard_normal((n, self._dim))
         return x.astype(dtype), y.astype(dtype)
 
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise MI :math:`\log p(x_i, y_i) / (p(x_i)\,p(y_i))`, float64 ``(n,)``; as :meth:`GaussianTask.log_density_ratio`."""
+        return _gaussian_log_ratio(self.covariance, self._dim, self._dim, x, y)
+
     def __repr__(self) -> str:
         return f"CorrelatedGaussianTask(dim={self._dim}, mi={self._mi:g})"
 
@@ -238,11 +271,27 @@ class RotatedTask:
         x, y = self._task.sample(n, seed, dtype=np.float64)
         return (x @ self._qx.T).astype(dtype), (y @ self._qy.T).astype(dtype)
 
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise MI of the rotated pair: the wrapped task's at :math:`(Q_X^\top x, Q_Y^\top y)`.
+
+        An invertible map of X alone (or Y alone) changes p(x, y) and p(x) p(y) by the same
+        Jacobian, so the ratio is carried over. Needs a wrapped task with ``log_density_ratio``.
+        """
+        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
+        return _inner_log_ratio(self._task)(x @ self._qx, y @ self._qy)
+
     def __repr__(self) -> str:
         return f"RotatedTask({self._task!r}, seed={self._seed})"
 
 
 _TRANSFORMS = {"cube": lambda v: v**3, "asinh": np.arcsinh}
+_INVERSES = {"cube": np.cbrt, "asinh": np.sinh}
+
+
+def _inner_log_ratio(task: Any) -> Any:
+    if not hasattr(task, "log_density_ratio"):
+        raise TypeError(f"the wrapped task {task!r} has no log_density_ratio, so the wrapper has none either.")
+    return task.log_density_ratio
 
 
 class TransformedTask:
@@ -296,6 +345,16 @@ class TransformedTask:
         x, y = self._task.sample(n, seed, dtype=np.float64)
         g = _TRANSFORMS[self._transform]
         return g(x).astype(dtype), g(y).astype(dtype)
+
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise MI of the mapped pair: the wrapped task's at :math:`(g^{-1}(x), g^{-1}(y))`.
+
+        An invertible map of X alone (or Y alone) changes p(x, y) and p(x) p(y) by the same
+        Jacobian, so the ratio is carried over. Needs a wrapped task with ``log_density_ratio``.
+        """
+        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
+        inverse = _INVERSES[self._transform]
+        return _inner_log_ratio(self._task)(inverse(x), inverse(y))
 
     def __repr__(self) -> str:
         return f"TransformedTask({self._task!r}, transform={self._transform!r})"
