@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,seeds,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy",
-                "decomposition": "benchmarks.decomposition", "seeds": "benchmarks.seeds", "sentiment-ablation": "benchmarks.sentiment_ablation",
+                "decomposition": "benchmarks.decomposition", "seeds": "benchmarks.seeds", "oracle": "benchmarks.oracle", "sentiment-ablation": "benchmarks.sentiment_ablation",
                 "sentiment-speed": "benchmarks.sentiment_speed",
                 "large-data": "benchmarks.large_data", "distributed": "benchmarks.distributed",
                 "compare": "benchmarks.compare.run",

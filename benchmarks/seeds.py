@@ -1,6 +1,6 @@
 """Seed-to-seed spread of ``estimate_mi`` and of variants of its settings on Gaussian ground truth.
 
-    python -m benchmarks seeds                    # smile, 3 variants x 3 tasks x 5 seeds (N=10,000)
+    python -m benchmarks seeds                    # smile, 5 variants x 3 tasks x 5 seeds (N=10,000)
     python -m benchmarks seeds --estimator mine --variants default quadratic --seeds 3
     python -m benchmarks seeds --quick            # smoke run: tiny N and steps
 
@@ -12,7 +12,11 @@ and its spread, not on one draw. Variants:
 - ``default``: ``estimate_mi`` as shipped (train / validation / test = 0.7 / 0.1 / 0.2);
 - ``quadratic``: the separable critic with its affine branch on ``[x; x * x]``
   (``critic_kwargs={"quadratic": True}``, see :class:`miestim.SeparableCritic`);
-- ``split-0.6``: the earlier default split 0.6 / 0.2 / 0.2.
+- ``split-0.6``: the earlier default split 0.6 / 0.2 / 0.2;
+- ``deep``: two hidden layers per embedding instead of one (``hidden=(256, 256)``);
+- ``wide``: one hidden layer twice as wide (``hidden=(512,)``);
+- ``narrow`` (``hidden=(128,)``) and ``small-embed`` (``embed_dim=16``): smaller critics, not
+  run unless named (``--variants default narrow small-embed --seeds 1``).
 
 Every variant draws the same permutation of the rows for its split and both splits put the
 last 20% of it in the test split, so all variants of a seed are scored on the same test rows.
@@ -38,7 +42,13 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "default": {},
     "quadratic": {"critic_kwargs": {"quadratic": True}},
     "split-0.6": {"split": (0.6, 0.2, 0.2)},
+    "deep": {"critic_kwargs": {"hidden": (256, 256)}},
+    "wide": {"critic_kwargs": {"hidden": (512,)}},
+    "narrow": {"critic_kwargs": {"hidden": (128,)}},
+    "small-embed": {"critic_kwargs": {"embed_dim": 16}},
 }
+#: The variants a plain run compares.
+DEFAULT_VARIANTS = ["default", "quadratic", "split-0.6", "deep", "wide"]
 
 
 @dataclass
@@ -93,7 +103,8 @@ def row_key(row: dict) -> tuple:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks seeds", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--estimator", default="smile", choices=sorted(miestim.ESTIMATORS), help="estimator name (default: smile)")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS), help="settings to compare (default: all)")
+    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS),
+                        help=f"settings to compare (default: {' '.join(DEFAULT_VARIANTS)})")
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 per task (default 5)")
     parser.add_argument("--n", type=int, default=10_000, help="samples per task (default 10,000)")
     add_run_arguments(parser, quick="smoke run: N=600, 60 steps, 2 seeds, default and quadratic", tolerance=0.1)
