@@ -2,7 +2,10 @@
 
 import json
 
+import numpy as np
+
 from benchmarks import oracle
+from miestim.gaussian import CorrelatedGaussianTask
 
 
 def test_quick_run_scores_every_readout_of_every_task(tmp_path, capsys):
@@ -25,3 +28,10 @@ def test_quick_run_scores_every_readout_of_every_task(tmp_path, capsys):
 def test_draws_within_target_count_the_absolute_error():
     row = oracle.summarise("I(X;Y)", 20, 4.0, "dv", 0, 2000, [0.05, -0.07, 0.2], 0.08)
     assert (row.within_target, row.draws, round(row.mean_error, 6), row.min_error, row.max_error) == (2, 3, round(0.06, 6), -0.07, 0.2)
+
+
+def test_score_matrix_is_the_pointwise_ratio_of_every_pair():
+    task = CorrelatedGaussianTask(3, 2.0)
+    x, y = task.sample(7, seed=0, dtype=np.float64)
+    pairs = task.log_density_ratio(np.repeat(x, 7, axis=0), np.tile(y, (7, 1))).reshape(7, 7)
+    np.testing.assert_allclose(oracle.score_matrix(task, x, y).numpy(), pairs, rtol=0, atol=1e-9)
