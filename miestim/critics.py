@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import torch
 from torch import nn
@@ -183,7 +183,7 @@ class BilinearCritic(Critic):
 _CRITICS = {"separable": SeparableCritic, "concat": ConcatCritic, "bilinear": BilinearCritic}
 
 
-def make_critic(critic: str | Critic, x_dim: int, y_dim: int, **kwargs) -> Critic:
+def make_critic(critic: str | Critic, x_dim: int, y_dim: int, **kwargs: Any) -> Critic:
     """Build a critic from its name (``"separable"``, ``"concat"``, ``"bilinear"``) or pass an instance through."""
     if isinstance(critic, Critic):
         if kwargs:

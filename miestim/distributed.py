@@ -33,7 +33,7 @@ the same gathers — or the processes wait for each other forever.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence, overload
 
 import torch
 import torch.distributed as dist
@@ -122,12 +122,12 @@ class _AllGatherWithGrad(torch.autograd.Function):
     """Forward: concatenate every rank's rows. Backward: all-reduce (sum) the gradient, keep this rank's rows."""
 
     @staticmethod
-    def forward(ctx, tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:  # type: ignore[override]
+    def forward(ctx: Any, tensor: torch.Tensor, sizes: list[int]) -> torch.Tensor:
         ctx.sizes = sizes
         return _gather_rows(tensor, sizes)
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
         total = grad.contiguous().clone()
         dist.all_reduce(total, op=dist.ReduceOp.SUM)
         start = sum(ctx.sizes[: get_rank()])
@@ -159,6 +159,10 @@ def all_gather(tensor: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
+@overload
+def average_gradients(parameters: Iterable[nn.Parameter], *, loss: torch.Tensor) -> torch.Tensor: ...
+@overload
+def average_gradients(parameters: Iterable[nn.Parameter], *, loss: None = None) -> None: ...
 def average_gradients(parameters: Iterable[nn.Parameter], *, loss: torch.Tensor | None = None) -> torch.Tensor | None:
     r"""Replace each parameter's gradient by its mean over the ranks, in one all-reduce; optionally average ``loss`` too.
 

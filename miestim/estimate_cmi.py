@@ -310,7 +310,7 @@ def estimate_cmi(
     parts = {"training": split_idx.train, "validation": split_idx.validation, "test": split_idx.test}
     _check_k(k, {name: len(idx) for name, idx in parts.items()})
     # Neighbours are searched on the raw z (the sampler scales its own bank; discrete labels stay integers).
-    samplers = {}
+    samplers: dict[str, KNNSampler] = {}
     for name, idx in parts.items():
         sampler_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         discrete = None if name == "training" else samplers["training"].discrete_
@@ -346,7 +346,7 @@ def estimate_cmi(
         share = rank_slice(len(idx))
         rows = idx[share]
         if len(rows) == 0:  # more ranks than triples: a zero share of the loss, zero gradients
-            return sum(p.sum() for p in module.parameters()) * 0.0
+            return torch.as_tensor(sum(p.sum() for p in module.parameters())) * 0.0
         return module.loss(x_tr[rows], y_tr[rows], z_tr[rows], x_product[share]) * (world * len(rows) / len(idx))
 
     def validate(trained: CMINE) -> float:
@@ -370,7 +370,7 @@ def estimate_cmi(
         readouts = {name: (flat[2 * i], flat[2 * i + 1]) for i, name in enumerate(names)}
     value, stderr = readouts[readout]
     check_finite_estimate(value, description=f"estimate_cmi[cmine-{readout}]")
-    extra = {name: v for name, (v, _) in readouts.items()}
+    extra: dict[str, Any] = {name: v for name, (v, _) in readouts.items()}
     extra.update(stderrs={name: se for name, (_, se) in readouts.items()}, k=k, resample=resample, discrete_z=train_sampler.discrete_)
     return EstimateResult(
         value=value, stderr=stderr, history=history, estimator=module, seconds=time.perf_counter() - start,

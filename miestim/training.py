@@ -7,7 +7,7 @@ import copy
 import math
 import sys
 from dataclasses import dataclass
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterator, TypeVar
 
 import torch
 from torch import nn
@@ -30,13 +30,13 @@ class Split:
     test: torch.Tensor
 
 
-def random_split(n: int, fractions: tuple[float, float, float], *, generator: torch.Generator, min_test: int = 2) -> Split:
+def random_split(n: int, fractions: tuple[float, ...], *, generator: torch.Generator, min_test: int = 2) -> Split:
     """Randomly split ``range(n)`` into train / validation / test by ``fractions``."""
     fractions = check_fraction(fractions, name="split")
     if len(fractions) != 3:
         raise ValueError(f"split must have 3 fractions (train, validation, test); got {len(fractions)}.")
-    n_val = int(round(n * fractions[1]))
-    n_test = int(round(n * fractions[2]))
+    n_val = round(n * fractions[1])
+    n_test = round(n * fractions[2])
     n_train = n - n_val - n_test
     if min(n_train, n_val) < 2 or n_test < min_test:
         raise ValueError(
@@ -72,9 +72,9 @@ class Standardizer:
     def __init__(self, train: torch.Tensor, *, rows: torch.Tensor | None = None) -> None:
         n = train.shape[0] if rows is None else rows.shape[0]
         # Two passes in float64: exact enough for any float32 data, and no full-size temporary.
-        total = sum(column_sum(block.to(torch.float64)) for block in _row_blocks(train, rows))
+        total = torch.as_tensor(sum(column_sum(block.to(torch.float64)) for block in _row_blocks(train, rows)))
         mean = total / n
-        squares = sum(column_sum((block.to(torch.float64) - mean) ** 2) for block in _row_blocks(train, rows))
+        squares = torch.as_tensor(sum(column_sum((block.to(torch.float64) - mean) ** 2) for block in _row_blocks(train, rows)))
         std = (squares / max(n - 1, 1)).sqrt()
         self.mean_ = mean.to(train.dtype)
         # A column constant on the training split (but not overall) gets scale 1 instead of a division by 0.
@@ -125,7 +125,7 @@ class RankGaussianizer:
 
 
 #: Input scalings of the one-call estimators, by name.
-SCALERS = {"zscore": Standardizer, "rank": RankGaussianizer}
+SCALERS: dict[str, type[Standardizer | RankGaussianizer]] = {"zscore": Standardizer, "rank": RankGaussianizer}
 
 
 def resolve_scaler(standardize: bool | str) -> type[Standardizer] | type[RankGaussianizer] | None:
@@ -140,7 +140,7 @@ def resolve_scaler(standardize: bool | str) -> type[Standardizer] | type[RankGau
     return SCALERS[standardize.lower()]
 
 
-Scaler = Union[Standardizer, RankGaussianizer]
+Scaler = Standardizer | RankGaussianizer
 
 
 def take_rows(data: torch.Tensor, rows: torch.Tensor, scaler: Scaler | None = None) -> torch.Tensor:
@@ -214,10 +214,14 @@ def combine_batches(estimates: list[tuple[float, float]], sizes: list[int]) -> t
     return float((w * values).sum()), float(((w * errors) ** 2).sum().sqrt())
 
 
+#: The module type ``train_module`` trains and returns, so callers keep their estimator's own type.
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
+
+
 def train_module(
-    module: nn.Module,
+    module: ModuleT,
     loss_fn: Callable[[torch.Tensor], torch.Tensor],
-    validate_fn: Callable[[nn.Module], float],
+    validate_fn: Callable[[ModuleT], float],
     *,
     n_train: int,
     batch_size: int,
@@ -232,7 +236,7 @@ def train_module(
     average_decay: float | None = 0.99,
     term: str = "training loss",
     distributed: bool = False,
-) -> tuple[nn.Module, TrainingHistory]:
+) -> tuple[ModuleT, TrainingHistory]:
     """Train ``module`` with Adam on ``loss_fn(batch_idx)``, early-stopping on ``validate_fn`` (higher is better).
 
     With ``average_decay`` the returned module is an exponential moving average of the
@@ -338,5 +342,5 @@ def check_finite_estimate(value: float, *, description: str) -> float:
 def _update_average(averaged: nn.Module, module: nn.Module, decay: float) -> None:
     for avg, new in zip(averaged.parameters(), module.parameters()):
         avg.lerp_(new, 1.0 - decay)
-    for avg, new in zip(averaged.buffers(), module.buffers()):
-        avg.copy_(new)
+    for avg_buffer, new_buffer in zip(averaged.buffers(), module.buffers()):
+        avg_buffer.copy_(new_buffer)

@@ -102,11 +102,13 @@ class MIEstimator(nn.Module):
         """
         if not self.scores_global_batch:
             return self.critic(x, y), y
-        gx, hy = self.critic.embed(x, y)
+        critic = self.critic
+        assert isinstance(critic, SeparableCritic)  # scores_global_batch holds only for a separable critic
+        gx, hy = critic.embed(x, y)
         parts = [gx, hy, y] if self.uses_y else [gx, hy]
         widths = [part.shape[1] for part in parts]
         gathered = all_gather_with_grad(torch.cat(parts, dim=1)).split(widths, dim=1)
-        return self.critic.score_embeddings(gathered[0], gathered[1]), (gathered[2] if self.uses_y else y)
+        return critic.score_embeddings(gathered[0], gathered[1]), (gathered[2] if self.uses_y else y)
 
     def bound(self, scores: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """The bound on a score matrix (``y`` is passed for bounds with a baseline ``a(y)``)."""

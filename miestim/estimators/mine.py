@@ -28,6 +28,7 @@ class MINE(MIEstimator):
 
     name = "mine"
     trains_on_exp_scores = True
+    log_ema: torch.Tensor  # a buffer, registered in __init__
 
     def __init__(self, x_dim: int, y_dim: int, *, momentum: float = 0.01, critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)

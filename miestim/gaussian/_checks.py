@@ -7,14 +7,14 @@ the generic checks (integers, floats, choices) come from :mod:`miestim._validati
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 
 from .._validation import as_sample_matrix, check_consistent_length
 
-Indices = Union[int, Sequence[int], np.ndarray]
+Indices = int | Sequence[int] | np.ndarray
 """One coordinate index or a sequence of coordinate indices into a covariance matrix."""
 
 

@@ -38,7 +38,7 @@ def _log_ratio(
     cov: np.ndarray, numerator: list[tuple[tuple[int, ...], np.ndarray]], denominator: list[tuple[tuple[int, ...], np.ndarray]]
 ) -> np.ndarray:
     """Sum of the log densities of the ``(coordinates, values)`` blocks of ``numerator`` minus those of ``denominator``."""
-    return sum(_log_density(cov, idx, v) for idx, v in numerator) - sum(_log_density(cov, idx, v) for idx, v in denominator)
+    return np.asarray(sum(_log_density(cov, idx, v) for idx, v in numerator) - sum(_log_density(cov, idx, v) for idx, v in denominator))
 
 
 def _mi(cov: np.ndarray, x: tuple[int, ...], y: tuple[int, ...]) -> float:

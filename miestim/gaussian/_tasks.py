@@ -9,7 +9,7 @@ separately, so they keep the wrapped task's MI while changing the distribution.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -284,8 +284,8 @@ class RotatedTask:
         return f"RotatedTask({self._task!r}, seed={self._seed})"
 
 
-_TRANSFORMS = {"cube": lambda v: v**3, "asinh": np.arcsinh}
-_INVERSES = {"cube": np.cbrt, "asinh": np.sinh}
+_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": lambda v: v**3, "asinh": np.arcsinh}
+_INVERSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": np.cbrt, "asinh": np.sinh}
 
 
 def _inner_log_ratio(task: Any) -> Any:

@@ -236,11 +236,9 @@ class KNNSampler:
                 "backend='faiss' needs the faiss package, which is not installed; `pip install faiss-cpu` "
                 "(or miestim[faiss]), or use backend='exact'."
             )
-        use_faiss = faiss is not None and (
-            self.backend == "faiss" or (self.device_.type == "cpu" and n > FAISS_AUTO_MIN_SAMPLES)
-        )
+        use_faiss = self.backend == "faiss" or (self.device_.type == "cpu" and n > FAISS_AUTO_MIN_SAMPLES)
         self._bank = (z - self.mean_) / self.scale_
-        if use_faiss:
+        if faiss is not None and use_faiss:
             self.backend_ = "faiss"
             self.neighbors_ = faiss_knn(
                 self._bank, self._bank, self.k, exclude_self=True, generator=self.generator_, faiss=faiss
@@ -303,6 +301,7 @@ class KNNSampler:
             r = r + (r >= s.positions.index_select(0, anchors)).long()
             return s.members.index_select(0, s.starts.index_select(0, label) + r)
         column = self._uniform_below(torch.full_like(anchors, self.k), gen)
+        assert self.neighbors_ is not None  # a continuous bank: _build_table filled it
         return self.neighbors_.reshape(-1).index_select(0, anchors * self.k + column)
 
     def product_sample(
@@ -370,6 +369,7 @@ class KNNSampler:
             )
         q = (self._as_query(z_query) - self.mean_) / self.scale_
         gen = self._generator(generator)
+        assert self._bank is not None  # a continuous bank: _build_table stored it
         return exact_knn(q, self._bank, self.k, exclude_self=False, chunk_size=self.chunk_size, generator=gen)
 
     def sample_for(self, z_query: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -30,7 +30,7 @@ _MAX_CHUNK_ROWS = 4096
 def load_faiss() -> ModuleType | None:
     """The ``faiss`` module if it can be imported, else ``None``."""
     try:
-        import faiss  # noqa: PLC0415  (optional dependency)
+        import faiss  # an optional dependency, imported on first use
     except ImportError:
         return None
     return faiss
