@@ -100,7 +100,7 @@ def _python(*args: str, launcher: bool = False) -> subprocess.CompletedProcess:
     if launcher:
         command = [sys.executable, "-c", _LAUNCH, *command]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")])))
-    return subprocess.run(command, cwd=_ROOT, env=env, capture_output=True, text=True)
+    return subprocess.run(command, cwd=_ROOT, env=env, capture_output=True, text=True, check=False)
 
 
 def _failure(done: subprocess.CompletedProcess) -> str:

@@ -117,15 +117,15 @@ def format_table(result: dict[str, Any]) -> str:
     """Markdown table of one run."""
     c = result["config"]
     return "\n".join([
-        f"k-NN product sampling: N={c['n']:,}, z dim={c['dim']}, x dim={c['x_dim']}, batch={c['batch']}, "
-        f"k={c['k']}, device={c['device']}, torch threads={result['machine']['torch_threads']}",
+        (f"k-NN product sampling: N={c['n']:,}, z dim={c['dim']}, x dim={c['x_dim']}, batch={c['batch']}, "
+         f"k={c['k']}, device={c['device']}, torch threads={result['machine']['torch_threads']}"),
         "",
         "| method | one-off build | per batch | batches timed | speed-up per batch |",
         "| --- | --- | --- | --- | --- |",
-        f"| miestim KNNSampler ({result['backend']}) | {result['build_s']:.2f} s | {_ms(result['ours_batch_s'])} "
-        f"| {c['batches']} | {result['speedup']:.0f}x |",
-        f"| sklearn NearestNeighbors refit per batch | - | {_ms(result['baseline_batch_s'])} "
-        f"| {c['baseline_batches']} | 1x |",
+        (f"| miestim KNNSampler ({result['backend']}) | {result['build_s']:.2f} s | {_ms(result['ours_batch_s'])} "
+         f"| {c['batches']} | {result['speedup']:.0f}x |"),
+        (f"| sklearn NearestNeighbors refit per batch | - | {_ms(result['baseline_batch_s'])} "
+         f"| {c['baseline_batches']} | 1x |"),
     ])
 
 
@@ -147,8 +147,8 @@ def compare(result: dict[str, Any], stored: dict[str, Any], *, tolerance: float)
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m benchmarks.sampler_speed", description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="tiny run for smoke tests (N=2000, d=16, few batches)")
-    for name in FULL:
-        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {FULL[name]}")
+    for name, full in FULL.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=int, default=None, help=f"default {full}")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="torch device of the bank (default cpu)")
     p.add_argument("--json", metavar="PATH", help="write the numbers to PATH")

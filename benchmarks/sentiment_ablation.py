@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     all_terms, none = rows[0], rows[1]
     diff = none.test_mae - all_terms.test_mae
     pooled = (all_terms.test_mae_std ** 2 / all_terms.seeds + none.test_mae_std ** 2 / none.seeds) ** 0.5
-    verdict = [f"MI terms vs none: test MAE {all_terms.test_mae:.4f} vs {none.test_mae:.4f} "
-               f"(difference {diff:+.4f}, standard error of the difference {pooled:.4f}; positive = the terms help)"]
+    verdict = [(f"MI terms vs none: test MAE {all_terms.test_mae:.4f} vs {none.test_mae:.4f} "
+                f"(difference {diff:+.4f}, standard error of the difference {pooled:.4f}; positive = the terms help)")]
     return finish(rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline,
                   tolerance=args.tolerance, key=lambda r: (r["setting"],))

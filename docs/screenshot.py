@@ -36,7 +36,7 @@ def build_site(site_dir: Path) -> None:
     env = {**os.environ, "NO_MKDOCS_2_WARNING": "1"}
     proc = subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(site_dir)],
-        cwd=ROOT, env=env, capture_output=True, text=True,
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
     )
     if proc.returncode != 0:
         sys.exit(f"mkdocs build --strict failed:\n{proc.stdout}\n{proc.stderr}")
@@ -51,7 +51,7 @@ def serve(site_dir: Path) -> http.server.ThreadingHTTPServer:
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
+    def log_message(self, format, *args):  # `format` shadows the builtin: the base class's signature
         pass
 
 
@@ -61,7 +61,7 @@ def screenshot(chromium: str, url: str, png: Path, *, window_size: str, profile:
         chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", f"--screenshot={png}",
         f"--window-size={window_size}", "--virtual-time-budget=5000", url,
     ]
-    proc = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
     if proc.returncode != 0 or not png.is_file():
         sys.exit(f"chromium failed on {url} (exit {proc.returncode}):\n{proc.stderr[-4000:]}")
 

@@ -44,7 +44,7 @@ def test_loss_is_balanced_cross_entropy(batch):
 
 def test_several_product_draws_per_anchor(batch):
     cmine = make()
-    x, y, z, _ = batch
+    _, y, z, _ = batch
     xp = torch.randn(16, 4, 2)
     logits = cmine.product_logits(xp, y, z)
     assert logits.shape == (16, 4)

@@ -70,7 +70,7 @@ def probe(library: str) -> tuple[bool, str]:
     if not python.exists():
         return False, f"no environment at {python.parent.parent} (run: python -m benchmarks compare-setup)"
     try:
-        proc = subprocess.run([str(python), "-c", LIBRARIES[library].check], capture_output=True, text=True, timeout=300)
+        proc = subprocess.run([str(python), "-c", LIBRARIES[library].check], capture_output=True, text=True, timeout=300, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return False, f"{python} did not run: {exc}"
     if proc.returncode != 0:
@@ -93,12 +93,12 @@ def make(library: str, *, force: bool = False) -> tuple[bool, str]:
     target = venvs_dir() / library
     try:
         venv.EnvBuilder(with_pip=True, clear=force).create(target)
-    except Exception as exc:  # the runner reports every failure; the library raises
+    except Exception as exc:  # noqa: BLE001 - the runner reports every failure; the library raises
         return False, f"could not create the environment {target}: {exc}"
     pip = [str(target / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check"]
     for packages in LIBRARIES[library].installs:
         print(f"  [{library}] pip install {' '.join(packages)}", flush=True)
-        proc = subprocess.run(pip + list(packages), capture_output=True, text=True)
+        proc = subprocess.run(pip + list(packages), capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-5:])
             return False, f"pip install {' '.join(packages)} failed:\n{tail}"

@@ -238,15 +238,15 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
     core_groups = sorted(((k, v) for k, v in groups.items() if k[0] in core_keys and len(v) > 3), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
     if core_groups:
         parts += ["## Every estimator on the core tasks", "",
-                  "Sorted by mean |error| over the seeds; *seconds* is the wall time of one estimate (mean). "
-                  "The default miestim estimator is in bold.", ""]
+                  ("Sorted by mean |error| over the seeds; *seconds* is the wall time of one estimate (mean). "
+                   "The default miestim estimator is in bold."), ""]
         for (task, n), group in core_groups:
             parts += [f"### {task}, n = {n:,} (true MI {group[0].truth:g} nats)", "", *detailed_table(group), ""]
     lines, ahead, total = behind(summaries)
     if total:
         parts += ["## Where miestim is ahead or behind", "",
-                  f"The default miestim estimator has the lowest mean |error| of all the other libraries' estimators run on **{ahead} of {total}** "
-                  f"task × n combinations. It is behind by more than {MARGIN} nats on {len(lines)}:", ""]
+                  (f"The default miestim estimator has the lowest mean |error| of all the other libraries' estimators run on **{ahead} of {total}** "
+                   f"task × n combinations. It is behind by more than {MARGIN} nats on {len(lines)}:"), ""]
         if lines:
             parts += ["| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
                       "|---|---|---|---|---|---|---|---|", *lines, ""]
@@ -261,8 +261,8 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
     cmi = grid_table(summaries, "cmi")
     if cmi:
         parts += ["## Conditional MI", "",
-                  "miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
-                  "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows.", "", *cmi, ""]
+                  ("miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
+                   "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows."), "", *cmi, ""]
     return "\n".join(parts)
 
 

@@ -146,7 +146,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core)
         return 0
     combined: dict[str, Any] = {"meta": meta}
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True))
+
+    def log(msg: str) -> None:
+        print(msg, file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="compare-samples-") as tmp:
         plan = Plan()

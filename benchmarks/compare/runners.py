@@ -171,7 +171,7 @@ def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress:
         for name in names:
             try:
                 row = IN_PROCESS[library](job, name, **options)
-            except Exception as exc:  # recorded and reported; the library itself raises
+            except Exception as exc:  # noqa: BLE001 - recorded and reported; the library itself raises
                 row = job.row(library, name, error_message=f"{type(exc).__name__}: {exc}")
             rows.append(row)
             progress.tick(row, expected_seconds(library, name, job))

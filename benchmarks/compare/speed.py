@@ -80,9 +80,9 @@ def per_estimate(compare_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sampler: dict[str, Any] | None) -> str:
     parts = []
     if estimates:
-        parts += ["Wall seconds per estimate (mean over every MI task and seed it ran on; the estimate alone, no interpreter start "
-                  "or import) and training steps per second (steps taken / those seconds, so evaluation and early-stopping "
-                  "checks are included):", "",
+        parts += [("Wall seconds per estimate (mean over every MI task and seed it ran on; the estimate alone, no interpreter start "
+                   "or import) and training steps per second (steps taken / those seconds, so evaluation and early-stopping "
+                   "checks are included):"), "",
                   "| library | estimator | n | estimates | mean s | max s | steps/s |", "|---|---|---|---|---|---|---|"]
         for r in estimates:
             rate = _rate(r["steps_per_second"]) if r["steps_per_second"] else "-"

@@ -17,6 +17,7 @@ Shapes (B = batch, L = time, d = model width):
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import torch
@@ -85,7 +86,7 @@ class SequenceEncoder(nn.Module):
         self.kind = kind
         if kind == "conv":
             widths = [in_dim] + [d] * layers
-            self.convs = nn.ModuleList(nn.Conv1d(a, b, 3, padding=1) for a, b in zip(widths[:-1], widths[1:]))
+            self.convs = nn.ModuleList(nn.Conv1d(a, b, 3, padding=1) for a, b in itertools.pairwise(widths))
         else:
             rnn = nn.GRU if kind == "gru" else nn.LSTM
             self.rnn = rnn(in_dim, d // 2, num_layers=layers, batch_first=True, bidirectional=True,
@@ -144,7 +145,7 @@ class CubeMLP(nn.Module):
         if len(shapes) < 2 or any(len(s) != 3 or min(s) < 1 for s in shapes):
             raise ValueError(f"shapes must list at least two (L, M, D) cube shapes of positive sizes; got {shapes}.")
         self.shapes = shapes
-        self.blocks = nn.ModuleList(CubeMLPBlock(a, b, expansion=expansion, dropout=dropout) for a, b in zip(shapes[:-1], shapes[1:]))
+        self.blocks = nn.ModuleList(CubeMLPBlock(a, b, expansion=expansion, dropout=dropout) for a, b in itertools.pairwise(shapes))
 
     def forward(self, cube: torch.Tensor) -> torch.Tensor:
         if tuple(cube.shape[1:]) != self.shapes[0]:

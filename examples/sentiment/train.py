@@ -175,8 +175,8 @@ class Trainer:
         rows = torch.arange(len(split))[rank_slice(len(split))]
         for index in rows.split(self.config.batch_size):
             out = self.model(split.batch(index, self.device))
-            for key in parts:
-                parts[key].append(out[key])
+            for key, collected in parts.items():
+                collected.append(out[key])
         scores = all_gather(torch.cat(parts.pop("score")))
         return {key: all_gather(torch.cat(value)) for key, value in parts.items()}, scores
 

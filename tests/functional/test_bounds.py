@@ -63,7 +63,9 @@ def ref_interpolated(s, a, alpha):
 
 
 def ref_js_objective(s):
-    softplus = lambda v: np.log1p(np.exp(v))
+    def softplus(v):
+        return np.log1p(np.exp(v))
+
     return -np.mean(softplus(-np.diag(s))) - np.mean(softplus(_offdiag(s)))
 
 

@@ -39,7 +39,6 @@ def serve(library: str, versions: Callable[[], dict], run: Runner, argv: list[st
     with open(request_path) as fh:
         request = json.load(fh)
     record: dict[str, Any] = {"library": library, "versions": versions(), "results": []}
-    total = sum(len(job["estimators"]) for job in request["jobs"])
     for job in request["jobs"]:
         with np.load(job["samples"]) as data:
             arrays = {key: np.ascontiguousarray(data[key], dtype=np.float32) for key in data.files}
@@ -49,7 +48,7 @@ def serve(library: str, versions: Callable[[], dict], run: Runner, argv: list[st
             try:
                 entry.update(run(estimator, arrays, dict(job, max_steps=request.get("max_steps"),
                                                          test_fraction=request.get("test_fraction", 0.2))))
-            except Exception as exc:  # recorded, not raised: one failing estimator must not lose the others
+            except Exception as exc:  # noqa: BLE001 - recorded, not raised: one failing estimator must not lose the others
                 entry["error"] = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc(file=sys.stderr)
             record["results"].append(entry)

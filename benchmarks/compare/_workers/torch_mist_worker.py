@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
         if job["kind"] != "mi":
             raise ValueError("torch-mist's estimate_mi has no conditional MI")
         x, y = (torch.from_numpy(arrays[k]) for k in "xy")
-        cut = x.shape[0] - int(round(job["test_fraction"] * x.shape[0]))
+        cut = x.shape[0] - round(job["test_fraction"] * x.shape[0])
         train, test = {"x": x[:cut], "y": y[:cut]}, {"x": x[cut:], "y": y[cut:]}
         torch.manual_seed(job["seed"])
         np.random.seed(job["seed"])

@@ -69,7 +69,7 @@ def _segment_id(value: object, where: str) -> str:
     if isinstance(value, bytes):
         value = value.decode("utf-8")
     if not isinstance(value, str):
-        raise ValueError(f"{where} segment_id must be a str; got {type(value).__name__}.")
+        raise ValueError(f"{where} segment_id must be a str; got {type(value).__name__}.")  # noqa: TRY004 - a malformed file
     match = _SDK_ID.match(value)
     return f"{match[1]}_{match[2]}" if match else value
 

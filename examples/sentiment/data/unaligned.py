@@ -113,7 +113,7 @@ def _load_split(
     """One split of the pickle as a valid-first :class:`SentimentSplit`; ``cropped`` / ``replaced`` get its counts."""
     where = f"split {split!r}"
     if not isinstance(raw, dict):
-        raise ValueError(f"{source}: {where} must be a dict of arrays; got {type(raw).__name__}.")
+        raise ValueError(f"{source}: {where} must be a dict of arrays; got {type(raw).__name__}.")  # noqa: TRY004 - a malformed file
     missing = [key for key in _REQUIRED_KEYS if key not in raw]
     if missing:
         raise ValueError(f"{source}: {where} has no key {missing[0]!r} (keys: {sorted(raw)}).")
@@ -197,7 +197,7 @@ def load_unaligned(
     with pickle_path.open("rb") as f:
         content = pickle.load(f)
     if not isinstance(content, dict):
-        raise ValueError(f"{pickle_path}: expected a dict of splits; got {type(content).__name__}.")
+        raise ValueError(f"{pickle_path}: expected a dict of splits; got {type(content).__name__}.")  # noqa: TRY004 - a malformed file
     transcripts = _read_transcripts(csv_path)
     cropped: dict[str, int] = {}
     replaced: dict[str, int] = {}
