@@ -3,7 +3,7 @@
 #                 then train the sentiment example on synthetic data (prints its test metrics)
 #   make test     set up .venv, then `make lint` and the test suite (what CI runs, via .ci/run)
 #   make lint     ruff (lint and format check) and mypy, changing nothing
-#   make format   apply ruff's safe fixes and its formatter; what `make lint` still reports needs a hand
+#   make format   apply ruff's safe fixes and its formatter (what `make lint` still reports is fixed by hand)
 #   make example  set up .venv, then only the sentiment example on synthetic data
 # torch==2.13.0 is installed first on purpose: it is the CPU build these machines carry
 # locally, and the package's looser "torch>=2.2" is then already satisfied.
