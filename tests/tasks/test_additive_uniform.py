@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ def numerical_mi(eps: float) -> float:
         return -p * math.log(p) if p > 0 else 0.0
 
     kinks = sorted({-eps, eps, 1 - eps, 1 + eps})
-    h = sum(integrate.quad(integrand, a, b, epsabs=1e-12, epsrel=1e-12)[0] for a, b in zip(kinks, kinks[1:]))
+    h = sum(integrate.quad(integrand, a, b, epsabs=1e-12, epsrel=1e-12)[0] for a, b in pairwise(kinks))
     return h - math.log(2 * eps)
 
 

@@ -34,7 +34,7 @@ def test_rotations_are_orthogonal_seeded_and_independent_of_side():
         np.testing.assert_array_equal(q1, r1)
         np.testing.assert_array_equal(q2, r2)
         np.testing.assert_allclose(q1 @ q1.T, np.eye(3), atol=1e-12)
-    x, y = only_x.sample(50, 0, dtype=np.float64)
+    _, y = only_x.sample(50, 0, dtype=np.float64)
     np.testing.assert_array_equal(y, BASE.sample(50, 0, dtype=np.float64)[1])
     assert not np.array_equal(MixingTask(BASE, seed=4).rotations["x"][0], both.rotations["x"][0])
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from scipy import stats
@@ -50,7 +52,7 @@ def test_general_dispersion_is_gaussian_part_plus_tail_term():
 
 def test_tail_term_vanishes_in_the_gaussian_limit():
     values = [student_t_tail_mi(df, 3, 3) for df in (1, 4, 16, 64, 1e4)]
-    assert all(a > b > 0 for a, b in zip(values, values[1:]))
+    assert all(a > b > 0 for a, b in pairwise(values))
     assert values[-1] < 1e-3
 
 
