@@ -3,7 +3,7 @@
 All information quantities are in nats.
 """
 
-from . import distributed, functional, gaussian, sampling
+from . import distributed, functional, gaussian, sampling, tasks
 from .cmine import CMINE
 from .decompose import Decomposition, decompose
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
@@ -43,4 +43,5 @@ __all__ = [
     "functional",
     "gaussian",
     "sampling",
+    "tasks",
 ]

@@ -4,11 +4,12 @@ import miestim
 import miestim.functional
 import miestim.gaussian
 import miestim.sampling
+import miestim.tasks
 
 TOP_LEVEL = {
     "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "Decomposition", "decompose", "ESTIMATORS", "EstimateResult", "InfoNCE",
     "InterpolatedBound", "JS", "KNNSampler", "LogBaseline", "MIEstimator", "MINE", "NWJ", "SMILE", "SeparableCritic",
-    "TUBA", "TrainingHistory", "distributed", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling",
+    "TUBA", "TrainingHistory", "distributed", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling", "tasks",
 }
 
 
@@ -19,10 +20,16 @@ def test_top_level_names():
 
 
 def test_subpackage_names_resolve():
-    for module in (miestim.distributed, miestim.functional, miestim.gaussian, miestim.sampling):
+    for module in (miestim.distributed, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
     assert miestim.KNNSampler is miestim.sampling.KNNSampler
+
+
+def test_tasks_names():
+    assert set(miestim.tasks.__all__) == {
+        "AdditiveUniformTask", "MixingTask", "SpiralTask", "StudentTTask", "beyond_gaussian_tasks", "student_t_tail_mi",
+    }
 
 
 def test_every_estimator_name_builds_its_class():

@@ -5,11 +5,16 @@
     python -m benchmarks compare --quick --out runs/q  # smoke run: tiny n, few steps (under 2 minutes)
     python -m benchmarks compare --only compare --match d5-mi2-plain --n 10000 --seeds 0   # one slice
     python -m benchmarks compare --dry-run             # the plan and its estimated time, nothing run
+    python -m benchmarks compare --tasks beyond-gaussian --only compare   # only issue 17's beyond-Gaussian tasks, seeds 0-4
+    python -m benchmarks compare --tasks beyond-gaussian --only compare --libraries sklearn plug-in torch-mist bmi   # their external rows
 
 Sections (``--only``): *compare* — every library on the same samples of Gaussian tasks with
 known MI/CMI (the default miestim estimator, bmi's KSG and CCA and scikit-learn's KSG on the
 whole grid d x MI x transform x n for ``--grid-seeds``; every neural estimator of every library
-on the core tasks for ``--seeds``); *staircase* — Poole et al.'s rising-MI trace per bound;
+on the core tasks for ``--seeds``; on the beyond-Gaussian tasks of ``miestim.tasks`` — Student-t,
+spiral, additive uniform, sparse 20x20 Gaussian — the default miestim estimator, the
+Gaussian-copula plug-in and every estimator of the other libraries, for ``--beyond-seeds``);
+*staircase* — Poole et al.'s rising-MI trace per bound;
 *speed* — training steps per second per estimator and critic, seconds per estimate, and the
 k-NN sampler against a per-batch refit. torch-mist and bmi run in their own environments
 (``compare-setup``); a missing one is skipped with a message.
@@ -34,10 +39,12 @@ import torch
 from .._report import header, run_metadata
 from . import report, runners, speed, staircase
 from .runners import BMI_CHEAP, BMI_NEURAL, TORCH_MIST, Job, Plan
-from .tasks import CMI, CORE, SIZES, Task, cmi_task, grid_tasks, mi_task, write_samples
+from .tasks import BEYOND_KEYS, BEYOND_SEEDS, CMI, CORE, SIZES, Task, beyond_tasks, cmi_task, grid_tasks, mi_task, write_samples
 
 SECTIONS = ("compare", "staircase", "speed")
-LIBRARIES = ("miestim", "sklearn", "torch-mist", "bmi")
+LIBRARIES = ("miestim", "plug-in", "sklearn", "torch-mist", "bmi")
+#: ``--tasks``: which task families the compare section runs.
+TASK_SETS = ("all", "gaussian", "beyond-gaussian")
 #: guessed staircase steps per second (batch 64, d=20, separable critic) on a quiet 2-core CPU; only for the ETA.
 STAIRCASE_RATE = {"interpolated": 150.0}
 STAIRCASE_DEFAULT_RATE = 450.0
@@ -45,20 +52,28 @@ STAIRCASE_DEFAULT_RATE = 450.0
 
 def build_plan(*, grid: list[Task], core: list[Task], cmi: list[Task], sizes: Sequence[int], core_n: int, grid_seeds: Sequence[int],
                core_seeds: Sequence[int], libraries: Sequence[str], miestim_core: Sequence[str], torch_mist: Sequence[str],
-               bmi_core: Sequence[str], match: str | None, directory: Path) -> Plan:
-    """Which library runs which estimators on which (task, n, seed); samples written once to ``directory``."""
+               bmi_core: Sequence[str], match: str | None, directory: Path, beyond: Sequence[Task] = (),
+               beyond_seeds: Sequence[int] = BEYOND_SEEDS, beyond_n: int | None = None, estimators: Sequence[str] | None = None) -> Plan:
+    """Which library runs which estimators on which (task, n, seed); samples written once to ``directory``.
+
+    The beyond-Gaussian tasks run at their own n (``beyond_n`` overrides it) with every library's
+    estimators, miestim's default only. ``estimators``, when given, keeps only those estimator names.
+    """
     plan, pattern = Plan(), re.compile(match) if match else None
 
     def wanted(task: Task) -> bool:
         return pattern is None or bool(pattern.search(task.key))
 
     def add(library: str, task: Task, n: int, seed: int, names: Sequence[str]) -> None:
+        names = [name for name in names if estimators is None or name in estimators]
         if library in libraries and names and wanted(task):
             plan.add(library, Job(task, n, seed, write_samples(task, n, seed, directory)), list(names))
 
+    plugin = list(runners.baselines.ESTIMATORS)
     for task in core:
         for seed in core_seeds:
             add("miestim", task, core_n, seed, miestim_core)
+            add("plug-in", task, core_n, seed, plugin)
             add("sklearn", task, core_n, seed, ["ksg"] if task.dim == 1 else [])
             add("torch-mist", task, core_n, seed, torch_mist)
             add("bmi", task, core_n, seed, bmi_core)
@@ -66,12 +81,22 @@ def build_plan(*, grid: list[Task], core: list[Task], cmi: list[Task], sizes: Se
         for n in sizes:
             for seed in grid_seeds:
                 add("miestim", task, n, seed, [runners.DEFAULTS["miestim"]])
+                add("plug-in", task, n, seed, plugin)
                 add("sklearn", task, n, seed, ["ksg"] if task.dim == 1 else [])
                 add("bmi", task, n, seed, BMI_CHEAP)
     for task in cmi:
         for seed in grid_seeds:
             add("miestim", task, core_n, seed, ["cmine"])
+            add("plug-in", task, core_n, seed, plugin)
             add("bmi", task, core_n, seed, BMI_CHEAP)
+    for task in beyond:
+        n = beyond_n or task.n or core_n
+        for seed in beyond_seeds:
+            add("miestim", task, n, seed, [runners.DEFAULTS["miestim"]])
+            add("plug-in", task, n, seed, plugin)
+            add("sklearn", task, n, seed, ["ksg"] if task.dim == 1 and task.sampler.dim_y == 1 else [])
+            add("torch-mist", task, n, seed, torch_mist)
+            add("bmi", task, n, seed, [*BMI_CHEAP, *(name for name in bmi_core if name not in BMI_CHEAP)])
     # Run order: libraries in LIBRARIES order, so the cheap in-process ones report first.
     plan.work = {lib: plan.work[lib] for lib in LIBRARIES if lib in plan.work}
     return plan
@@ -99,8 +124,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the core tasks (default 0 1 2)")
     p.add_argument("--grid-seeds", nargs="+", type=int, default=[0], help="seeds of the full grid and the CMI tasks (default 0)")
     p.add_argument("--n", nargs="+", type=int, default=list(SIZES), help="sample sizes of the grid (default 1000 10000; the core tasks use the largest)")
-    p.add_argument("--match", help="regular expression: only tasks whose key matches (e.g. 'd5-mi2-plain', 'cube', 'chain')")
+    p.add_argument("--match", help="regular expression: only tasks whose key matches (e.g. 'd5-mi2-plain', 'cube', 'chain', 'spiral')")
+    p.add_argument("--tasks", choices=TASK_SETS, default="all",
+                   help="task families: the Gaussian grid, core and CMI tasks; issue 17's beyond-Gaussian tasks "
+                        f"({', '.join(BEYOND_KEYS)}); or all (default)")
+    p.add_argument("--beyond-seeds", nargs="+", type=int, default=list(BEYOND_SEEDS), help="seeds of the beyond-Gaussian tasks (default 0-4)")
     p.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
+    p.add_argument("--estimators", nargs="+", help="only these estimator names, in every library (e.g. 'mine ksg cca gaussian-copula')")
     p.add_argument("--staircase-steps", type=int, default=4_000, help="steps per level of the staircase (default 4,000)")
     p.add_argument("--speed-budget", type=float, default=1.5, help="seconds timed per estimator and critic (default 1.5)")
     p.add_argument("--quick", action="store_true", help="smoke run: n=1,000, 60 training steps, few estimators; checks only that the pipeline runs")
@@ -128,22 +158,30 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
     if args.quick:
         grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
+        beyond, beyond_seeds, beyond_n = beyond_tasks(["uniform-eps0.2"]), [0], 1_000
         sizes, core_n, grid_seeds, core_seeds, max_steps = [1_000], 1_000, [0], [0], 60
         lists = {"miestim_core": ["smile", "infonce"], "torch_mist": ["smile"], "bmi_core": ["infonce", *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = 20, 0.0, 64, ["smile", "infonce"]
     else:
         grid, core, cmi = grid_tasks(), [mi_task(d, mi, t) for d, mi, t in CORE], [cmi_task(d, t) for d, t in CMI]
+        beyond, beyond_seeds, beyond_n = beyond_tasks(), args.beyond_seeds, None
         sizes, core_n, grid_seeds, core_seeds, max_steps = args.n, max(args.n), args.grid_seeds, args.seeds, None
         import miestim
 
         lists = {"miestim_core": sorted(miestim.ESTIMATORS), "torch_mist": list(TORCH_MIST), "bmi_core": [*BMI_NEURAL, *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = args.staircase_steps, args.speed_budget, 256, None
+    if args.tasks == "beyond-gaussian":
+        grid, core, cmi = [], [], []
+    elif args.tasks == "gaussian":
+        beyond = []
     meta = run_metadata("compare", argv, device=args.device, seed=core_seeds[0], **_machine(), core_seeds=core_seeds,
-                        grid_seeds=grid_seeds, quick=args.quick)
+                        grid_seeds=grid_seeds, beyond_seeds=beyond_seeds, tasks=args.tasks, quick=args.quick)
     out.mkdir(parents=True, exist_ok=True)
+    # A run of the beyond-Gaussian tasks alone has its own page, so it never overwrites the full comparison.
+    page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
     if args.render:
-        stored = json.loads((out / "compare.json").read_text())
-        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core)
+        stored = json.loads((out / f"{page}.json").read_text())
+        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core, name=page)
         return 0
     combined: dict[str, Any] = {"meta": meta}
 
@@ -154,7 +192,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         plan = Plan()
         if "compare" in args.only:
             plan = build_plan(grid=grid, core=core, cmi=cmi, sizes=sizes, core_n=core_n, grid_seeds=grid_seeds, core_seeds=core_seeds,
-                              libraries=args.libraries, match=args.match, directory=Path(tmp), **lists)
+                              libraries=args.libraries, match=args.match, directory=Path(tmp), beyond=beyond,
+                              beyond_seeds=beyond_seeds, beyond_n=beyond_n, estimators=args.estimators, **lists)
         progress = runners.Progress(plan)
         stair_eta = (sum(len(staircase.LEVELS) * steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE)
                          for _, name, _ in staircase.BOUNDS) if "staircase" in args.only else 0.0)
@@ -172,7 +211,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         if "compare" in args.only:
             rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
             compare_rows = [asdict(r) for r in rows]
-            combined["compare"] = write_compare(out, meta, compare_rows, skipped, core)
+            combined["compare"] = write_compare(out, meta, compare_rows, skipped, core, name=page)
         if "staircase" in args.only:
             traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
             staircase.plot(traces, str(out / "staircase.png"), batch=64)
@@ -199,18 +238,20 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def write_compare(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task]) -> dict[str, Any]:
-    """compare.md (protocol, plots, tables), compare.json and the PNGs from the rows; prints the page and returns the record."""
+def write_compare(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task],
+                  name: str = "compare") -> dict[str, Any]:
+    """{name}.md (protocol, plots, tables), {name}.json and the PNGs from the rows; prints the page and returns the record."""
     summaries = report.summarize(rows)
     core_specs = [(t.dim, t.truth, t.transform) for t in core]
     pngs = []
-    if report.plot_core(summaries, str(out / "compare_core.png"), core=core_specs):
-        pngs.append("![every estimator on the core tasks](compare_core.png)")
-    if report.plot_grid(summaries, str(out / "compare_grid.png")):
-        pngs.append("![estimate against truth on the grid](compare_grid.png)")
+    if report.plot_core(summaries, str(out / f"{name}_core.png"), core=core_specs):
+        pngs.append(f"![every estimator on the core tasks]({name}_core.png)")
+    if report.plot_grid(summaries, str(out / f"{name}_grid.png")):
+        pngs.append(f"![estimate against truth on the grid]({name}_grid.png)")
     text = _protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
-    record = {"rows": rows, "skipped": skipped, "targets": report.check_targets(summaries)}
-    _write(out, "compare", "Side by side: miestim, torch-mist, bmi and k-NN against ground truth", meta, text, record)
+    record = {"rows": rows, "skipped": skipped, "targets": report.check_targets(summaries), "beyond": report.check_beyond(summaries),
+              "copula": report.check_copula_tasks(summaries)}
+    _write(out, name, "Side by side: miestim, torch-mist, bmi and k-NN against ground truth", meta, text, record)
     print(text)
     return record
 
@@ -226,5 +267,6 @@ what it scores:
 | bmi 0.1.3 | InfoNCE, NWJ, DV, MINE defaults (MLP 16-8, lr 0.1, batch 256, ≤ 10,000 steps) | a random 50%, after standardising on all rows | the *largest* of its estimates on the other 50% taken every 250 steps (that half also stops training) |
 | bmi 0.1.3 | KSG (k=5), CCA | all rows | all rows |
 | scikit-learn | `mutual_info_regression` (KSG, k=3), only where X and Y are 1-d | all rows | all rows |
+| plug-in | the Gaussian-copula plug-in: the Gaussian MI of the correlation of each column's normal scores (`benchmarks/compare/baselines.py`) | all rows | all rows |
 
 Seconds are the wall time of the estimate alone (the workers' interpreter start and imports are not counted)."""

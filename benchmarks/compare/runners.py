@@ -1,4 +1,4 @@
-"""Who estimates what: miestim and scikit-learn in this process, torch-mist and bmi through their workers.
+"""Who estimates what: miestim, scikit-learn and the plug-in in this process, torch-mist and bmi through their workers.
 
 A :class:`Plan` maps each library to its jobs (one task drawn at one ``n`` with one seed, stored
 once in an ``.npz`` file) and the estimators to run on each. Every estimate becomes a
@@ -22,11 +22,11 @@ import numpy as np
 
 import miestim
 
-from . import envs
+from . import baselines, envs
 from .tasks import Task
 
 #: each library's default (what a user calling it without options gets).
-DEFAULTS = {"miestim": "smile", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg"}
+DEFAULTS = {"miestim": "smile", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg", "plug-in": "gaussian-copula"}
 TORCH_MIST = ("smile", "mine", "nwj", "infonce")
 BMI_NEURAL = ("infonce", "nwj", "dv", "mine")
 BMI_CHEAP = ("ksg", "cca")
@@ -51,6 +51,7 @@ class Row:
     stderr: float | None = None
     estimate_train: float | None = None
     error_message: str | None = None
+    copula: str = "gaussian"
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,7 @@ class Job:
         t = self.task
         estimate = fields.get("estimate")
         error = None if estimate is None or not np.isfinite(estimate) else float(estimate) - t.truth
-        return Row(t.key, t.kind, t.dim, t.transform, self.n, self.seed, t.truth, library, estimator, error=error, **fields)
+        return Row(t.key, t.kind, t.dim, t.transform, self.n, self.seed, t.truth, library, estimator, error=error, copula=t.copula, **fields)
 
 
 @dataclass
@@ -101,6 +102,8 @@ def expected_seconds(library: str, estimator: str, job: Job) -> float:
         return 15.0
     if library == "sklearn":
         return 0.3 * job.n / 1_000
+    if library == "plug-in":
+        return 0.05
     if estimator == "cca":
         return 0.5
     if estimator == "ksg":
@@ -162,7 +165,14 @@ def run_sklearn(job: Job, estimator: str, **_: Any) -> Row:
     return job.row("sklearn", estimator, estimate=value, seconds=time.perf_counter() - start, evaluated_on="all rows (k=3)")
 
 
-IN_PROCESS: dict[str, Callable[..., Row]] = {"miestim": run_miestim, "sklearn": run_sklearn}
+def run_plugin(job: Job, estimator: str, **_: Any) -> Row:
+    a = _load(job)
+    start = time.perf_counter()
+    value = baselines.gaussian_copula_mi(a["x"], a["y"], a.get("z"))
+    return job.row("plug-in", estimator, estimate=value, seconds=time.perf_counter() - start, evaluated_on="all rows (normal scores)")
+
+
+IN_PROCESS: dict[str, Callable[..., Row]] = {"miestim": run_miestim, "sklearn": run_sklearn, "plug-in": run_plugin}
 
 
 def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, **options: Any) -> list[Row]:

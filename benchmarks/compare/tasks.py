@@ -3,7 +3,9 @@
 MI tasks: ``d`` coordinate pairs with total MI ``mi`` (:class:`~miestim.gaussian.CorrelatedGaussianTask`),
 plain, under a random rotation of X and of Y, or with every coordinate cubed (heavy tails) or
 mapped by asinh (light tails); all keep the MI. CMI tasks: the Gaussian chain X -> Y -> Z,
-its I(X;Y|Z) and its conditional-independence null I(X;Z|Y) = 0.
+its I(X;Y|Z) and its conditional-independence null I(X;Z|Y) = 0. Beyond-Gaussian tasks
+(:mod:`miestim.tasks`, issue 17's acceptance): a Student-t, a spiral, additive uniform noise, and
+a sparse 20x20 Gaussian, each at its own n.
 
 Every library gets the same samples: :func:`write_samples` stores one draw (rows in random
 order, i.i.d.) in an ``.npz`` file that the in-process runners and the workers all read.
@@ -17,7 +19,8 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask, RotatedTask, TransformedTask
+from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask, GaussianTask, RotatedTask, TransformedTask
+from miestim.tasks import AdditiveUniformTask, SpiralTask, StudentTTask
 
 TRANSFORMS = ("plain", "rotated", "cube", "asinh")
 DIMS = (1, 5, 20)
@@ -27,6 +30,8 @@ SIZES = (1_000, 10_000)
 CORE = ((5, 2.0, "plain"), (20, 4.0, "plain"))
 #: (dim, chain target) of the CMI tasks; "x;z|y" is the null.
 CMI = ((1, "x;y|z"), (1, "x;z|y"), (5, "x;y|z"), (5, "x;z|y"))
+#: seeds of the beyond-Gaussian tasks (the issue's 0-4).
+BEYOND_SEEDS = (0, 1, 2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -39,6 +44,10 @@ class Task:
     truth: float
     transform: str
     sampler: Any
+    #: "gaussian" where rank-normal scores make the pair Gaussian (a Gaussian fit is the true model), else "other".
+    copula: str = "gaussian"
+    #: the sample size the task is scored at, for tasks that fix one (the beyond-Gaussian ones).
+    n: int | None = None
 
     def sample(self, n: int, seed: int) -> dict[str, np.ndarray]:
         arrays = self.sampler.sample(n, seed)
@@ -62,6 +71,30 @@ def cmi_task(dim: int, target: str) -> Task:
     sampler = GaussianChainTask(dim, target=target)
     label = "null" if target == "x;z|y" else target
     return Task(f"chain-d{dim}-{label}", "cmi", dim, sampler.conditional_mutual_information, "chain", sampler)
+
+
+#: (key, family, copula, n, sampler factory) of the beyond-Gaussian tasks; ``family`` goes in the ``transform`` column.
+BEYOND = (
+    ("student-t-6x6-df4", "student-t", "other", 10_000, lambda: StudentTTask(6, 6, df=4)),
+    ("spiral-4x4-2pairs-rho0.8", "spiral", "other", 10_000, lambda: SpiralTask(GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8))),
+    ("uniform-eps0.2", "uniform", "other", 10_000, lambda: AdditiveUniformTask(0.2)),
+    ("gauss-20x20-3pairs-rho0.8", "sparse", "gaussian", 5_000, lambda: GaussianTask.correlated_pairs(20, 20, pairs=3, rho=0.8)),
+)
+BEYOND_KEYS = tuple(spec[0] for spec in BEYOND)
+
+
+def beyond_tasks(keys: Iterable[str] | None = None) -> list[Task]:
+    """The beyond-Gaussian tasks (all, or those whose key is in ``keys``), each with its own ``n``."""
+    chosen = BEYOND_KEYS if keys is None else tuple(keys)
+    unknown = sorted(set(chosen) - set(BEYOND_KEYS))
+    if unknown:
+        raise ValueError(f"unknown beyond-Gaussian task(s) {unknown}; choose from {list(BEYOND_KEYS)}.")
+    tasks = []
+    for key, family, copula, n, make in BEYOND:
+        if key in chosen:
+            sampler = make()
+            tasks.append(Task(key, "mi", sampler.dim_x, sampler.mutual_information, family, sampler, copula=copula, n=n))
+    return tasks
 
 
 def grid_tasks(dims: Iterable[int] = DIMS, mis: Iterable[float] = MIS, transforms: Iterable[str] = TRANSFORMS) -> list[Task]:

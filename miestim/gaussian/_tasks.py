@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._validation import check_choice, check_positive_float, check_positive_int
-from ._checks import Indices, as_covariance, as_indices, as_points, check_disjoint, check_float_dtype
+from ._checks import Indices, as_covariance, as_indices, as_points, check_correlation, check_disjoint, check_float_dtype
 from ._closed_form import _log_ratio, _mi
 
 __all__ = ["CorrelatedGaussianTask", "GaussianTask", "RotatedTask", "TransformedTask"]
@@ -77,6 +77,45 @@ class GaussianTask:
         self._cov = full[np.ix_(joint, joint)]
         self._cholesky = np.linalg.cholesky(self._cov)
         self._name = name if name is not None else f"gaussian-{self.dim_x}x{self.dim_y}"
+
+    @classmethod
+    def correlated_pairs(cls, dim_x: int, dim_y: int, *, pairs: int, rho: float, name: str | None = None) -> GaussianTask:
+        r"""``pairs`` coordinate pairs :math:`(X_i, Y_i)` with correlation ``rho``; every other coordinate independent.
+
+        All coordinates have unit variance; :math:`\operatorname{corr}(X_i, Y_i) = \rho` for
+        :math:`i < k` (``k = pairs``) and every other covariance is 0. MI adds over independent blocks:
+
+        .. math:: I(X;Y) = -\tfrac{k}{2} \log(1 - \rho^2)
+
+        (Czyż et al. 2023's sparse Gaussians, e.g. 20×20 with 3 pairs of 0.8: 1.5325 nats).
+
+        Args:
+            dim_x, dim_y: dimensions of X and of Y (>= 1).
+            pairs: number of correlated pairs ``k``, ``0 <= k <= min(dim_x, dim_y)``.
+            rho: their correlation, in (-1, 1).
+            name: display name (default ``"gaussian-{dim_x}x{dim_y}-{k}pairs-rho{rho}"``).
+
+        Raises:
+            TypeError: a dimension or ``pairs`` is not an integer, or ``rho`` is not a real number.
+            ValueError: a dimension < 1, ``pairs`` negative or larger than ``min(dim_x, dim_y)``,
+                or ``rho`` outside (-1, 1).
+
+        Example:
+            >>> task = GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8)
+            >>> task.name, round(task.mutual_information, 4)
+            ('gaussian-4x4-2pairs-rho0.8', 1.0217)
+        """
+        dim_x = check_positive_int(dim_x, name="dim_x")
+        dim_y = check_positive_int(dim_y, name="dim_y")
+        pairs = check_positive_int(pairs, name="pairs", minimum=0)
+        if pairs > min(dim_x, dim_y):
+            raise ValueError(f"pairs must be at most min(dim_x, dim_y) = {min(dim_x, dim_y)}; got {pairs}.")
+        rho = check_correlation(rho, name="rho")
+        cov = np.eye(dim_x + dim_y)
+        for i in range(pairs):
+            cov[i, dim_x + i] = cov[dim_x + i, i] = rho
+        label = name if name is not None else f"gaussian-{dim_x}x{dim_y}-{pairs}pairs-rho{rho:g}"
+        return cls(cov, list(range(dim_x)), list(range(dim_x, dim_x + dim_y)), name=label)
 
     @property
     def dim_x(self) -> int:

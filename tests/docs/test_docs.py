@@ -30,10 +30,11 @@ import miestim
 import miestim.functional
 import miestim.gaussian
 import miestim.sampling
+import miestim.tasks
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling)
+PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks)
 
 _HOOKS_SPEC = importlib.util.spec_from_file_location("miestim_docs_hooks", DOCS / "_ext" / "hooks.py")
 _hooks = importlib.util.module_from_spec(_HOOKS_SPEC)
