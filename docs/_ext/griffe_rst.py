@@ -112,6 +112,10 @@ class RstToMarkdown(griffe.Extension):
             if not identifier.startswith(pkg.name):
                 continue
             obj = self._lookup(identifier, loader)
+            if obj is not None and obj.is_module and obj.name in obj.members:
+                # ``miestim.decompose()``: the function, which the submodule shadows for a static reader
+                # (griffe_shadowing.py).
+                obj = self._lookup(f"{obj.path}.{obj.name}", loader)
             if obj is None:
                 continue
             self.canonical.setdefault(obj.path, identifier)
@@ -149,9 +153,6 @@ class RstToMarkdown(griffe.Extension):
                     pass
         for path in candidates:
             obj = self._lookup(path, loader)
-            if obj is not None and obj.is_module and obj.name in obj.members and self._identifier_of(obj) is None:
-                # ``miestim.decompose`` is the function at run time, the submodule for a static reader.
-                obj = self._lookup(f"{obj.path}.{obj.name}", loader)
             if obj is not None and (identifier := self._identifier_of(obj)) is not None:
                 return identifier
         matches = self.by_name.get(target.rsplit(".", 1)[-1], []) if "." not in target else []
