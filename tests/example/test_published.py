@@ -59,8 +59,7 @@ def bert768(tmp_path_factory, data):
 def bert32(tmp_path_factory, data):
     folder = tmp_path_factory.mktemp("bert") / "bert32"
     sentences = [s for split in data.splits().values() for s in split.text]
-    _save_bert(folder, sentences, hidden=32)
-    return folder
+    return folder, _save_bert(folder, sentences, hidden=32)
 
 
 def test_the_bert_count_formula_gives_bert_base():
@@ -118,7 +117,7 @@ def test_warmup_epoch_has_no_mi_terms_then_estimators_follow_the_schedule_with_v
     monkeypatch.setattr(torch.nn.utils, "clip_grad_value_", spy)
     small = dict(d=16, fusion_len=6, fusion_shapes=(3, 3, 16, 2, 3, 16), critic_hidden=(16,), critic_embed=8, cmine_hidden=(16,),
                  text_mode="cached", cache_dir=str(tmp_path / "cache"), batch_size=8, k=2, lr=0.01, decay_epochs=(1,), clip=2**-10)
-    config = preset_config("mosi", text_model=str(bert32), out=str(tmp_path / "run"), progress=False, epochs=2, **small)
+    config = preset_config("mosi", text_model=str(bert32[0]), out=str(tmp_path / "run"), progress=False, epochs=2, **small)
     trainer = Trainer(config, data)
     mi_before = {k: v.clone() for k, v in trainer.mi.state_dict().items()}
 
@@ -148,14 +147,14 @@ def test_bert_presets_need_a_local_text_model(preset):
     assert features.text_model is None  # the files' word vectors need no text model
 
 
-def test_cli_prints_the_parameter_counts_of_the_mosi_preset(tmp_path, data, bert768, capsys):
+def test_cli_prints_the_parameter_counts_of_the_mosi_preset(tmp_path, data, bert32, capsys):
     write_unaligned(data, tmp_path / "files")
     out = tmp_path / "run"
-    assert main(["train", "--preset", "mosi", "--text-model", str(bert768[0]), "--data", "mosi_unaligned", "--data-dir",
+    assert main(["train", "--preset", "mosi", "--text-model", str(bert32[0]), "--data", "mosi_unaligned", "--data-dir",
                  str(tmp_path / "files"), "--epochs", "1", "--batch-size", "8", "--no-progress", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     counts = {name.strip(): int(value.replace(",", "")) for name, value in re.findall(r"^  (\S.*?)\s{2,}([\d,]+)$", printed, re.MULTILINE)}
-    total = bert_parameters(bert768[1]) + 1_023_967
-    assert counts["text projection"] == 98_304 and counts["model"] == total
+    total = bert_parameters(bert32[1]) + 1_023_967 - 768 * 128 + 32 * 128  # hidden size 32 here
+    assert counts["text encoder"] == bert_parameters(bert32[1]) and counts["text projection"] == 32 * 128 and counts["model"] == total
     assert counts["all"] == total + 5 * 2 * 197_504 + 6 * 197_889
     assert json.loads((out / "report.json").read_text())["config"]["fusion"] == "cube-published"
