@@ -2,6 +2,7 @@
 
     python -m examples.sentiment train                                  # synthetic data, CPU, ~minutes
     python -m examples.sentiment train --data mosi_unaligned --data-dir DIR --preset mosi --text-model BERT_DIR --device auto
+                                                                        # the authors' configuration; BERT_DIR: local bert-base-uncased
     python -m examples.sentiment make-data --out DIR                    # MOSI-shaped MulT/MMIM files
     torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 processes (gloo on CPU, nccl on CUDA)
 """
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from dataclasses import fields
-from typing import Sequence
 
 import torch.distributed
 
 from miestim.distributed import get_rank
 
-from .config import DATA_SOURCES, PRESETS, TEXT_MODES, TrainConfig
+from .config import CLIP_MODES, DATA_SOURCES, MI_LR_SCHEDULES, PRESETS, TEXT_MODES, TrainConfig, preset_config
 from .data import SyntheticConfig, make_synthetic, write_mosi_shaped, write_sdk
 from .mi_terms import TERM_NAMES
+from .model import FUSIONS, RNN_STYLES, TEXT_PROJECTIONS
 
 __all__ = ["main"]
 
@@ -29,8 +31,21 @@ _HELP = {
     "label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl)",
     "max_len": "longest audio/visual/text sequence kept; longer ones are cropped with a warning (default: the files' length)",
     "nonfinite": "raise (default) or zero: set NaN/Inf feature values to 0 with a warning (MOSEI's audio has -inf)",
-    "text_model": "local folder of a BERT-family model (default: the offline all-MiniLM-L6-v2 package)",
+    "text_model": "local folder of a BERT-family model (default: the offline all-MiniLM-L6-v2 package; "
+    "the mosi/mosei presets need a bert-base-uncased folder)",
     "text_mode": f"{', '.join(TEXT_MODES)} (cached = frozen encoder, states computed once)",
+    "text_projection": f"{' or '.join(TEXT_PROJECTIONS)} (linear: the authors' Linear without bias, LayerNorm or ReLU)",
+    "rnn_style": f"{' or '.join(RNN_STYLES)} (published: d units per direction, summed, orthogonal recurrent init)",
+    "fusion": f"{' or '.join(FUSIONS)} (published: time reduction, projected residuals, LayerNorm along each mixed axis)",
+    "fusion_shapes": "output L M D of each CubeMLP block, e.g. 50 3 128 10 3 128 (default: --fusion-blocks shape-keeping blocks)",
+    "fusion_activation": "gelu or relu, inside the CubeMLP",
+    "fusion_dropout": "dropout inside the CubeMLP (default: --dropout)",
+    "mi_lr": "learning rate of the estimators (default 1e-3; the mosi/mosei presets: --lr)",
+    "mi_lr_schedule": f"{' or '.join(MI_LR_SCHEDULES)} (model: decayed with the model's learning rate)",
+    "clip_mode": f"{' or '.join(CLIP_MODES)} (norm: the model's gradient norm in stage 2; value: every gradient value, both stages)",
+    "critic_hidden": "hidden widths of the MI critics' MLPs",
+    "cmine_hidden": "hidden widths of the CMI classifiers",
+    "warmup_epochs": "first epochs on the task loss only: no stage 1, no MI terms",
     "weights": f"one weight for all or {len(TERM_NAMES)} for {', '.join(TERM_NAMES)}",
     "decay_epochs": "epochs after which the learning rate is multiplied by --decay-gamma",
     "stage1_passes": "estimator-only passes per epoch (stage 1)",
@@ -68,10 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    """Preset values, then every option given on the command line."""
+    """Preset values, then every option given on the command line (see :func:`~examples.sentiment.config.preset_config`)."""
     options = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     options = {k: tuple(v) if isinstance(v, list) else v for k, v in options.items()}
-    return TrainConfig(**{**PRESETS[args.preset], **options})
+    return preset_config(args.preset, **options)
+
+
+def format_parameter_counts(model, mi) -> str:
+    """The parameter counts of a :class:`~examples.sentiment.model.MIMRLModel` and its :class:`~examples.sentiment.mi_terms.MITerms`."""
+    model_counts, mi_counts = model.parameter_counts(), mi.parameter_counts()
+    model_total = model_counts.pop("total")
+    rows = [*model_counts.items(), ("model", model_total), *mi_counts.items(), ("all", model_total + sum(mi_counts.values()))]
+    width = max(len(name) for name, _ in rows)
+    return "parameters:\n" + "\n".join(f"  {name:<{width}}  {count:>12,}" for name, count in rows)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -83,13 +107,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             paths = write_sdk(make_synthetic(SyntheticConfig(), seed=args.seed), args.out, dataset="mosi")
         print("\n".join(str(p) for p in paths))
         return 0
-    from .train import init_distributed, train  # imports transformers lazily: make-data does not need it
+    from .train import Trainer, init_distributed  # imports transformers lazily: make-data does not need it
 
     config = config_from_args(args)
     joined = init_distributed(config.device)  # under torchrun: one process per rank
     rank = get_rank()
     try:
-        report = train(config, resume=args.resume)
+        trainer = Trainer(config)
+        if rank == 0:
+            print(format_parameter_counts(trainer.model, trainer.mi), flush=True)
+        report = trainer.fit(resume=args.resume)
     finally:
         if joined:
             torch.distributed.destroy_process_group()

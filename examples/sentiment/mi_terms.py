@@ -93,8 +93,10 @@ class MITerms(nn.Module):
         weights: 8 weights in :data:`TERM_NAMES` order (a term with weight 0 is not estimated).
         estimator: a name in :data:`miestim.ESTIMATORS` for the 5 MI terms (default ``"infonce"``).
         k: neighbours of the k-NN product sampler (default 2).
-        critic_kwargs: for the separable critics (default ``hidden=(128,), embed_dim=64``).
-        cmine_hidden: hidden widths of the CMINE classifiers (default ``(128, 128)``).
+        critic_kwargs: for the separable critics (default ``hidden=(128,), embed_dim=64``; the
+            authors': ``hidden=(256, 256, 256), embed_dim=128, activation="relu"``).
+        cmine_hidden: hidden widths of the CMINE classifiers (default ``(128, 128)``; the
+            authors': ``(256, 256, 256)``).
     """
 
     def __init__(
@@ -131,6 +133,13 @@ class MITerms(nn.Module):
     def active(self) -> bool:
         """Whether any term has a non-zero weight."""
         return bool(len(self.mi) or len(self.cmi))
+
+    def parameter_counts(self) -> dict[str, int]:
+        """Parameters of the MI critics and of the CMI classifiers that are built."""
+        return {
+            f"MI critics ({len(self.mi)})": sum(p.numel() for p in self.mi.parameters()),
+            f"CMI classifiers ({len(self.cmi)})": sum(p.numel() for p in self.cmi.parameters()),
+        }
 
     def make_bank(self, features: Mapping[str, torch.Tensor], labels: torch.Tensor, *, seed: int) -> FeatureBank:
         """A :class:`FeatureBank` of detached features with samplers for this module's CMI terms."""

@@ -15,6 +15,12 @@ Each epoch:
 
 The epoch with the lowest **validation** MAE is selected; its test metrics are reported.
 
+The first ``warmup_epochs`` epochs (the authors: 1) are a warm-up on :math:`L_1` alone: no bank,
+no stage 1, no MI terms. ``clip_mode="norm"`` clips the norm of the model's gradient in stage 2;
+``"value"`` (the authors') clips every gradient value to ±``clip``, the estimators' in stage 1
+and the model's in stage 2. The estimators' learning rate is ``mi_lr`` (None: ``lr``), fixed or,
+with ``mi_lr_schedule="model"``, decayed with the model's.
+
 **Several processes** (``torchrun --nproc_per_node N -m examples.sentiment train ...``; see
 :func:`init_distributed`): every rank loads the same data and draws the same global batches
 of ``batch_size`` from the shared seed; rank ``r`` takes the contiguous share
@@ -129,15 +135,21 @@ class Trainer:
             dist.barrier()
         _check_shares(len(self.splits["train"]), config.batch_size, self.world)
         train = self.data.train
+        shapes = config.fusion_shapes
         self.model = MIMRLModel(
-            text_dim, train.audio.shape[2], train.vision.shape[2], d=config.d, encoder=config.encoder,
-            fusion_len=config.fusion_len, fusion_blocks=config.fusion_blocks, dropout=config.dropout, text_encoder=text_encoder,
+            text_dim, train.audio.shape[2], train.vision.shape[2], d=config.d, encoder=config.encoder, rnn_style=config.rnn_style,
+            text_projection=config.text_projection, fusion=config.fusion, fusion_activation=config.fusion_activation,
+            fusion_len=config.fusion_len, fusion_blocks=config.fusion_blocks,
+            fusion_shapes=[(config.fusion_len, 3, config.d)] + [shapes[i:i + 3] for i in range(0, len(shapes), 3)] if shapes else None,
+            dropout=config.dropout, fusion_dropout=config.fusion_dropout, text_encoder=text_encoder,
         ).to(self.device)
         # What stage 2 calls: the DDP wrapper averages the gradients over the ranks (the model itself in one process).
         self.net: torch.nn.Module = self.model
         if is_distributed():
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
-        self.mi = MITerms(config.d, config.weights, estimator=config.estimator, k=config.k).to(self.device)
+        critic = {"hidden": config.critic_hidden, "embed_dim": config.critic_embed, "activation": config.critic_activation}
+        self.mi = MITerms(config.d, config.weights, estimator=config.estimator, k=config.k, critic_kwargs=critic,
+                          cmine_hidden=config.cmine_hidden).to(self.device)
 
         text_params = list(text_encoder.parameters()) if text_encoder is not None and config.text_mode == "finetune" else []
         text_ids = {id(p) for p in text_params}
@@ -145,10 +157,10 @@ class Trainer:
         if text_params:
             self.optimizers["text"] = torch.optim.Adam(text_params, lr=config.lr * config.text_lr_scale)
         if self.mi.active:
-            self.optimizers["mi"] = torch.optim.Adam(self.mi.parameters(), lr=config.mi_lr)
+            self.optimizers["mi"] = torch.optim.Adam(self.mi.parameters(), lr=config.lr if config.mi_lr is None else config.mi_lr)
         self.schedulers = {
             name: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.decay_epochs), gamma=config.decay_gamma)
-            for name, opt in self.optimizers.items() if name != "mi"
+            for name, opt in self.optimizers.items() if name != "mi" or config.mi_lr_schedule == "model"
         }
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch = 0
@@ -197,6 +209,8 @@ class Trainer:
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 average_gradients(self.mi.parameters())
+                if self.config.clip_mode == "value":
+                    torch.nn.utils.clip_grad_value_(self.mi.parameters(), self.config.clip)
                 opt.step()
                 total, steps = total + loss.item(), steps + 1
         return total / max(steps, 1)
@@ -205,7 +219,8 @@ class Trainer:
         self.model.train()
         self.mi.eval().requires_grad_(False)
         train = self.splits["train"]
-        sums = {"task_loss": 0.0, "objective": 0.0, **{f"train_{name}": 0.0 for name in TERM_NAMES if self.mi.weights[name]}}
+        terms_on = bank is not None  # no bank: a warm-up epoch, or no term has a weight
+        sums = {"task_loss": 0.0, "objective": 0.0, **{f"train_{name}": 0.0 for name in TERM_NAMES if self.mi.weights[name] and terms_on}}
         mi_seconds, steps = 0.0, 0
         for index in self._bar(self._batches(len(train), shuffle=True), "stage 2"):
             share = index[rank_slice(len(index))]
@@ -216,7 +231,7 @@ class Trainer:
             # DDP averages over the ranks: weighting by world * fraction makes that the global batch's mean.
             loss = task * (self.world * fraction)
             objective = torch.zeros((), device=self.device)
-            if self.mi.active:
+            if terms_on:
                 start = time.perf_counter()
                 terms = self.mi.terms(self.mi.estimates({m: out[m] for m in MODALITIES}, batch["labels"], bank, index.to(self.device)))
                 objective = self.mi.objective(terms)  # of the global batch, the same on every rank
@@ -228,7 +243,11 @@ class Trainer:
             for opt in (o for n, o in self.optimizers.items() if n != "mi"):
                 opt.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_([p for p in self.model.parameters() if p.requires_grad], self.config.clip)
+            trained = [p for p in self.model.parameters() if p.requires_grad]
+            if self.config.clip_mode == "value":
+                torch.nn.utils.clip_grad_value_(trained, self.config.clip)
+            else:
+                torch.nn.utils.clip_grad_norm_(trained, self.config.clip)
             for opt in (o for n, o in self.optimizers.items() if n != "mi"):
                 opt.step()
             sums["task_loss"] += task.item() * fraction
@@ -248,11 +267,15 @@ class Trainer:
             features, scores = self.features(split)
             for key, value in sentiment_metrics(scores.cpu().numpy(), split.labels.numpy()).items():
                 row[f"{name}_{key}"] = value
-            if name == "valid" and self.mi.active:
+            if name == "valid" and self._terms_on():
                 labels = split.labels.to(self.device)
                 held_out = self.mi.held_out(features, labels, batch_size=min(self.config.batch_size, len(split)), seed=self._seed(7))
                 row.update({f"valid_{key}": value for key, value in held_out.items() if key in TERM_NAMES})
         return row
+
+    def _terms_on(self) -> bool:
+        """Whether this epoch estimates the MI terms: some term has a weight and the warm-up is over."""
+        return self.mi.active and self.epoch > self.config.warmup_epochs
 
     def run_epoch(self) -> dict[str, Any]:
         """Bank, stage 1, stage 2, LR decay and evaluation of the next epoch; returns its log row."""
@@ -262,7 +285,7 @@ class Trainer:
         row: dict[str, Any] = {"epoch": self.epoch, "lr": self.optimizers["model"].param_groups[0]["lr"]}
         start = time.perf_counter()
         bank = None
-        if self.mi.active:
+        if self._terms_on():
             features, _ = self.features(self.splits["train"])
             labels = self.splits["train"].labels.to(self.device)
             bank = self.mi.make_bank(features, labels, seed=self._seed(1))
@@ -270,6 +293,8 @@ class Trainer:
             stage1 = time.perf_counter()
             row["stage1_loss"] = self._stage1(features, labels, bank) if self.config.stage1_passes else float("nan")
             row["seconds_stage1"] = time.perf_counter() - stage1
+        elif "mi" in self.schedulers:  # warm-up: a step without gradients (a no-op, as in the authors' Solver) lets the
+            self.optimizers["mi"].step()  # estimators' schedule count this epoch without PyTorch's step-order warning
         stage2 = time.perf_counter()
         row.update(self._stage2(bank))
         row["seconds_stage2"] = time.perf_counter() - stage2
@@ -398,9 +423,9 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
     for split in ("valid", "test"):
         axes[0].plot(epochs, [row[f"{split}_mae"] for row in history], label=f"{split} MAE")
         axes[1].plot(epochs, [100 * row[f"{split}_acc2_non0"] for row in history], label=f"{split} Acc-2 non0 (%)")
-    for name in TERM_NAMES:
-        if f"valid_{name}" in history[0]:
-            axes[2].plot(epochs, [row[f"valid_{name}"] for row in history], label=name)
+    for name in TERM_NAMES:  # absent in warm-up epochs
+        if any(f"valid_{name}" in row for row in history):
+            axes[2].plot(epochs, [row.get(f"valid_{name}", float("nan")) for row in history], label=name)
     for ax, title in zip(axes, ("MAE", "Acc-2", "MI terms on validation (nats)")):
         ax.set_title(title)
         ax.set_xlabel("epoch")

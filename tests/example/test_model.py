@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from examples.sentiment.mi_terms import CMI_TRIPLES, GROUPS, MI_PAIRS, TERM_NAMES, TERM_PARTS, MITerms
-from examples.sentiment.model import CubeMLP, MIMRLModel, SequenceEncoder, masked_mean, resample_time
+from examples.sentiment.model import CubeMLP, MIMRLModel, PublishedCubeMLPBlock, SequenceEncoder, masked_mean, resample_time
 
 
 def _batch(b=6, text_dim=12, gen=None):
@@ -28,10 +28,10 @@ def test_masked_mean_ignores_padding():
     assert float(masked_mean(states, torch.tensor([2]))) == 2.0
 
 
-@pytest.mark.parametrize("kind", ["gru", "lstm", "conv"])
-def test_sequence_encoder_output_does_not_depend_on_padding_content(kind):
+@pytest.mark.parametrize("kind, style", [("gru", "compact"), ("lstm", "compact"), ("conv", "compact"), ("gru", "published")])
+def test_sequence_encoder_output_does_not_depend_on_padding_content(kind, style):
     torch.manual_seed(0)
-    enc = SequenceEncoder(5, 8, kind=kind).eval()
+    enc = SequenceEncoder(5, 8, kind=kind, style=style).eval()
     frames, lengths = torch.randn(3, 6, 5), torch.tensor([6, 2, 4])
     noisy = frames.clone()
     for row, n in enumerate(lengths):
@@ -46,6 +46,76 @@ def test_sequence_encoder_rejects_bad_options():
         SequenceEncoder(5, 8, kind="transformer")
     with pytest.raises(ValueError, match="d must be even"):
         SequenceEncoder(5, 7, kind="gru")
+    with pytest.raises(ValueError, match="rnn_style must be one of"):
+        SequenceEncoder(5, 8, style="wide")
+
+
+def test_published_rnn_sums_the_directions_of_d_units_with_orthogonal_recurrent_weights():
+    torch.manual_seed(0)
+    enc = SequenceEncoder(5, 6, style="published", dropout=0.0).eval()
+    assert (enc.rnn.hidden_size, enc.rnn.num_layers, enc.rnn.dropout) == (6, 2, 0.0)
+    for name, weight in enc.rnn.named_parameters():
+        if name.startswith("weight_hh"):  # (3H, H): orthonormal columns
+            torch.testing.assert_close(weight.T @ weight, torch.eye(6), atol=1e-5, rtol=0)
+    frames, lengths = torch.randn(2, 4, 5), torch.tensor([4, 3])
+    states = enc.rnn(frames[:1, :4])[0]  # row 0 has no padding
+    expected = enc.out(states[..., :6] + states[..., 6:])
+    torch.testing.assert_close(enc(frames, lengths)[:1], expected)
+
+
+def _published_block_reference(block, cube):
+    """The published block written out axis by axis with einsum, from its weights."""
+    letters = "ltd"  # time, modality, channel
+    for axis, (mixer, residual, norm) in enumerate(zip(block.mixers, block.residuals, block.norms)):
+        first, act, second = mixer
+        src, dst = "bltd", "bltd".replace(letters[axis], "o")
+        hidden = act(torch.einsum(f"{src},o{letters[axis]}->{dst}", cube, first.weight) + _along(first.bias, axis))
+        mixed = torch.einsum(f"{dst},po->{dst.replace('o', 'p')}", hidden, second.weight) + _along(second.bias, axis)
+        total = mixed + torch.einsum(f"{src},o{letters[axis]}->{dst}", cube, residual.weight)
+        mean = total.mean(dim=axis + 1, keepdim=True)
+        var = total.var(dim=axis + 1, unbiased=False, keepdim=True)
+        cube = (total - mean) / torch.sqrt(var + 1e-6) * _along(norm.weight, axis) + _along(norm.bias, axis)
+    return cube
+
+
+def _along(vector, axis):
+    shape = [1, 1, 1, 1]
+    shape[axis + 1] = -1
+    return vector.reshape(shape)
+
+
+def test_published_cube_block_reduces_time_with_projected_residuals_and_per_axis_layernorm():
+    torch.manual_seed(0)
+    block = PublishedCubeMLPBlock((6, 3, 8), (4, 2, 8), activation="relu").eval()
+    for module in block.modules():  # non-trivial LayerNorm affine parameters
+        if isinstance(module, torch.nn.LayerNorm):
+            torch.nn.init.normal_(module.weight)
+            torch.nn.init.normal_(module.bias)
+    # Hidden width = output size, a bias-free projection on every axis (3 x 2 on the modality axis too).
+    assert [tuple(m[0].weight.shape) for m in block.mixers] == [(4, 6), (2, 3), (8, 8)]
+    assert [tuple(r.weight.shape) for r in block.residuals] == [(4, 6), (2, 3), (8, 8)]
+    assert all(r.bias is None for r in block.residuals) and [n.normalized_shape for n in block.norms] == [(4,), (2,), (8,)]
+    cube = torch.randn(2, 6, 3, 8)
+    out = block(cube)
+    assert out.shape == (2, 4, 2, 8)
+    torch.testing.assert_close(out, _published_block_reference(block, cube), atol=1e-5, rtol=1e-5)
+
+
+def test_published_cubemlp_of_the_authors_shapes():
+    fusion = CubeMLP([(100, 3, 128), (50, 3, 128), (10, 3, 128)], block="cube-published", dropout=0.0)
+    outputs = []
+    for block in fusion.blocks:
+        block.register_forward_hook(lambda module, args, out: outputs.append(tuple(out.shape)))
+    assert fusion(torch.randn(2, 100, 3, 128)).shape == (2, 128)
+    assert outputs == [(2, 50, 3, 128), (2, 10, 3, 128)]
+    # Per block: time MLP a*b + b + b*b + b, modality 2 * (3*3 + 3), channel 2 * (128*128 + 128), projections
+    # a*b + 9 + 128*128, LayerNorms 2 * (b + 3 + 128).
+    per_block = [a * b + b + b * b + b + 24 + 2 * (128 * 128 + 128) + a * b + 9 + 128 * 128 + 2 * (b + 3 + 128) for a, b in ((100, 50), (50, 10))]
+    assert [sum(p.numel() for p in block.parameters()) for block in fusion.blocks] == per_block == [62_403, 50_843]
+    with pytest.raises(ValueError, match="fusion must be one of"):
+        CubeMLP([(4, 3, 8), (4, 3, 8)], block="cube")
+    with pytest.raises(ValueError, match="fusion activation must be one of"):
+        CubeMLP([(4, 3, 8), (4, 3, 8)], block="cube-published", activation="swish")
 
 
 def test_cubemlp_shapes_and_errors():
@@ -71,6 +141,15 @@ def test_model_forward_backward_and_padding_invariance():
     model.train()
     model(batch)["score"].sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+def test_linear_text_projection_has_no_bias_norm_or_relu():
+    model = MIMRLModel(12, 5, 4, d=8, fusion_len=4, fusion_blocks=1, text_projection="linear")
+    assert [type(m).__name__ for m in model.text_proj] == ["Linear", "Dropout"] and model.text_proj[0].bias is None
+    counts = model.parameter_counts()
+    assert counts["text projection"] == 12 * 8 and counts["total"] == sum(p.numel() for p in model.parameters())
+    with pytest.raises(ValueError, match="text_projection must be one of"):
+        MIMRLModel(12, 5, 4, d=8, fusion_len=4, text_projection="mlp")
 
 
 def test_model_rejects_inconsistent_fusion_shapes():

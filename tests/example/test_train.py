@@ -130,11 +130,12 @@ def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
 
 
 def test_cli_presets_and_explicit_options():
-    args = build_parser().parse_args(["train", "--preset", "mosi", "--data", "mosi_unaligned", "--data-dir", "d", "--lr", "0.1"])
+    args = build_parser().parse_args(["train", "--preset", "mosi", "--data", "mosi_unaligned", "--data-dir", "d", "--lr", "0.1",
+                                      "--text-model", "bert", "--fusion-shapes", "20", "3", "128"])
     config = config_from_args(args)
-    assert config.lr == 0.1  # the explicit option wins over the preset
-    assert (config.batch_size, config.epochs, config.decay_epochs, config.k) == (128, 70, (9, 60), 2)
-    assert config.weights == (0.01,) * 8 and PRESETS["mosi"]["text_lr_scale"] == 0.01
+    assert config.lr == 0.1 and config.fusion_shapes == (20, 3, 128)  # the explicit options win over the preset
+    assert (config.batch_size, config.epochs, config.decay_epochs, config.k) == (128, 70, (50, 60), 4)
+    assert config.weights == (0.1,) * 8 and PRESETS["mosi"]["text_lr_scale"] == 0.01
     eight = config_from_args(build_parser().parse_args(["train", "--weights", *map(str, range(8))]))
     assert eight.weights == tuple(float(i) for i in range(8))
 
@@ -148,7 +149,19 @@ def test_cli_presets_and_explicit_options():
         (dict(weights=(1.0, 2.0)), "weights must be one number or 8"),
         (dict(batch_size=0), "batch_size must be >= 1"),
         (dict(lr=0.0), "lr must be > 0"),
-        (dict(stage1_passes=-1), "stage1_passes and fusion_blocks"),
+        (dict(stage1_passes=-1), "stage1_passes, fusion_blocks and warmup_epochs"),
+        (dict(warmup_epochs=-1), "stage1_passes, fusion_blocks and warmup_epochs"),
+        (dict(fusion="mlp"), "fusion must be one of"),
+        (dict(rnn_style="wide"), "rnn_style must be one of"),
+        (dict(text_projection="mlp"), "text_projection must be one of"),
+        (dict(clip_mode="both"), "clip_mode must be one of"),
+        (dict(mi_lr_schedule="cosine"), "mi_lr_schedule must be one of"),
+        (dict(fusion_activation="swish"), "fusion_activation must be one of"),
+        (dict(fusion_shapes=(50, 3)), r"fusion_shapes must be \(L, M, D\) triples"),
+        (dict(fusion_shapes=(50, 3, 64)), "the last with D = d = 128"),
+        (dict(fusion_dropout=1.5), "fusion_dropout must be in"),
+        (dict(mi_lr=0.0), "mi_lr must be > 0"),
+        (dict(critic_hidden=(0,)), "critic_hidden and cmine_hidden must be positive"),
         (dict(dropout=1.0), "dropout must be in"),
         (dict(nonfinite="drop"), "nonfinite must be 'raise' or 'zero'"),
     ],
