@@ -26,7 +26,7 @@ import numpy as np
 
 from .report import ValidationRow
 
-#: The task kinds, the attribute holding each kind's truth, and what ``sample`` returns.
+#: The task kinds and the attribute holding each kind's truth (``sample`` returns (x, y), (x, y, z), (modalities, target)).
 KINDS = {"mi": "mutual_information", "cmi": "conditional_mutual_information", "decomposition": "decomposition"}
 QUANTITIES = {"mi": "I(X;Y)", "cmi": "I(X;Y|Z)"}
 _MESSAGE_CHARS = 500
@@ -83,7 +83,7 @@ class Job:
 
 def _library_call(job: Job, data: tuple[Any, ...]) -> Any:
     """The library's own estimator for the job's kind, seeded with the job's seed."""
-    import miestim  # here: a worker imports torch only when it runs the library's estimators
+    import miestim  # at call time: this module is imported while miestim itself initialises
 
     name, options = job.estimator, {"seed": job.seed, "progress": False, **job.options}
     if job.kind == "mi":

@@ -86,7 +86,7 @@ def _number(value: float, spec: str) -> str:
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """The result of :func:`~miestim.validate`: every estimate against its truth, in nats.
+    r"""The result of :func:`~miestim.validate`: every estimate against its truth, with the error :math:`\hat I - I` in nats.
 
     Attributes:
         rows: one :class:`ValidationRow` per task, quantity and seed, in task order then seed order.

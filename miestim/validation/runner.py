@@ -6,7 +6,7 @@ import inspect
 import numbers
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .._validation import check_choice, check_kwargs, check_optional_bool, check_positive_float, check_positive_int
@@ -18,7 +18,7 @@ __all__ = ["validate"]
 
 #: Samples and seeds of a list of tasks, when ``n`` / ``seeds`` are not given.
 CUSTOM_N, CUSTOM_SEEDS = 5000, (0,)
-_ARGUMENTS = {"mi": "(x, y)", "cmi": "(x, y, z)", "decomposition": "(modalities, target)"}
+_ARGUMENTS = {"mi": ("x", "y"), "cmi": ("x", "y", "z"), "decomposition": ("modalities", "target")}
 
 
 def _resolve_suite(suite: Any) -> Suite:
@@ -82,28 +82,26 @@ def _check_estimator(estimator: Any, kinds: set[str]) -> tuple[str, bool]:
         )
     try:
         signature = inspect.signature(estimator)
-    except (TypeError, ValueError):  # some builtins have none: call them and record what happens
+    except (TypeError, ValueError):  # some builtins have none: they are called, and a failure is recorded
         signature = None
-    for kind in kinds:
-        if signature is not None:
-            try:
-                signature.bind(*range(len(_ARGUMENTS[kind].split(","))))
-            except TypeError as err:
-                raise TypeError(f"estimator must accept {_ARGUMENTS[kind]} for the suite's {kind} tasks; {err}.") from None
+    for kind in sorted(kinds) if signature is not None else ():
+        arguments = _ARGUMENTS[kind]
+        try:
+            signature.bind(*arguments)
+        except TypeError as err:
+            raise TypeError(f"estimator must accept ({', '.join(arguments)}) for the suite's {kind} tasks; {err}.") from None
     return f"{getattr(estimator, '__module__', '') or ''}.{getattr(estimator, '__qualname__', type(estimator).__name__)}".lstrip("."), False
 
 
-def _jobs_runner(n_jobs: int) -> Callable[[list[Job], float | None], Any]:
+def _run_jobs(jobs: list[Job], n_jobs: int, timeout: float | None) -> Any:
+    """The jobs' rows through joblib (the active backend: loky, or Dask / Ray inside ``joblib.parallel_config``), in job order."""
     import joblib
 
-    def run(jobs: list[Job], timeout: float | None) -> Any:
-        calls = (joblib.delayed(run_job)(job, timeout) for job in jobs)
-        try:  # results as they come, in order (for the progress bar); some backends only return a list
-            return joblib.Parallel(n_jobs=n_jobs, return_as="generator")(calls)
-        except ValueError:
-            return joblib.Parallel(n_jobs=n_jobs)(calls)
-
-    return run
+    try:  # as they come, for the progress bar
+        parallel = joblib.Parallel(n_jobs=n_jobs, return_as="generator")
+    except ValueError:  # a backend that only returns a list (multiprocessing, Ray)
+        parallel = joblib.Parallel(n_jobs=n_jobs)
+    return parallel(joblib.delayed(run_job)(job, timeout) for job in jobs)
 
 
 def validate(
@@ -208,7 +206,7 @@ def validate(
         raise ValueError("estimate_kwargs are for the library's estimators (a name or an MIEstimator); a callable takes its own options.")
 
     jobs = [Job(task, kind, n, seed, estimator, options) for task, kind in zip(resolved.tasks, kinds, strict=True) for seed in seeds]
-    results = _jobs_runner(int(n_jobs))(jobs, timeout)
+    results = _run_jobs(jobs, int(n_jobs), timeout)
     if progress if progress is not None else sys.stderr.isatty():
         from tqdm.auto import tqdm
 

@@ -30,10 +30,11 @@ import miestim
 import miestim.functional
 import miestim.gaussian
 import miestim.sampling
+import miestim.validation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling)
+PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling, miestim.validation)
 
 _HOOKS_SPEC = importlib.util.spec_from_file_location("miestim_docs_hooks", DOCS / "_ext" / "hooks.py")
 _hooks = importlib.util.module_from_spec(_HOOKS_SPEC)
@@ -181,9 +182,9 @@ PUBLIC_CALLABLES = {
 }
 
 
-# Public classes that compute no quantity of their own: result records, and the critic base
-# class (each concrete critic gives its formula).
-NO_MATH = {"miestim.EstimateResult", "miestim.TrainingHistory", "miestim.Critic"}
+# Public classes that compute no quantity of their own: result records, the critic base
+# class (each concrete critic gives its formula), and the suite lookup.
+NO_MATH = {"miestim.EstimateResult", "miestim.TrainingHistory", "miestim.Critic", "miestim.validation.get_suite"}
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC_CALLABLES))
