@@ -66,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from .validation import validate
 
     try:
@@ -75,14 +75,16 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         report = validate(estimator, args.suite, n=args.n, seeds=args.seeds, n_jobs=args.jobs, timeout=args.timeout, estimate_kwargs=options)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
-    print(f"miestim validate · estimator {report.estimator} · suite {report.suite} · n={report.n} · seeds {list(report.seeds)} · "
-          f"{report.meta['seconds']:.0f} s\n")
+    meta = report.meta
+    print(f"# miestim validate: {report.estimator} on the {report.suite} suite\n\n"
+          f"`miestim {' '.join(argv)}` · n={report.n} · seeds {list(report.seeds)} · {meta['seconds']:.0f} s · "
+          f"miestim {meta['miestim']} · torch {meta['torch']} · {meta['threads']} threads · {meta['date']}\n")
     print(report.to_markdown())
     for path, write in ((args.json, lambda p: _write(p, report.to_json())), (args.plot, report.plot)):
         if path:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             write(path)
-            print(f"wrote {path}")
+            print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -93,6 +95,7 @@ def _write(path: str, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (argument errors exit with status 2)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     args = parser.parse_args(argv)
-    return _validate(args, parser)
+    return _validate(args, parser, argv)

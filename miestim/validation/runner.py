@@ -217,5 +217,5 @@ def validate(
     import miestim
 
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": miestim.__version__, "torch": torch.__version__,
-            "n_jobs": int(n_jobs), "timeout": timeout, "seconds": round(time.perf_counter() - start, 2)}
+            "threads": torch.get_num_threads(), "n_jobs": int(n_jobs), "timeout": timeout, "seconds": round(time.perf_counter() - start, 2)}
     return ValidationReport(rows=rows, estimator=description, suite=resolved.name, n=n, seeds=seeds, tolerance=tolerance, meta=meta)
