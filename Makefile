@@ -29,8 +29,8 @@ setup: $(VENV)/.installed
 demo: setup
 	@echo "== 1/2: the default estimator against ground truth: miestim validate --suite quick =="
 	@$(PY) -m miestim validate --suite quick --plot runs/validate_quick.png
-	@echo "== 2/2: the sentiment example on synthetic data, two epochs (make example: the full run) =="
-	@$(PY) -m examples.sentiment train --out runs/sentiment --epochs 2
+	@echo "== 2/2: the sentiment example on synthetic data, one epoch (make example: the full run) =="
+	@$(PY) -m examples.sentiment train --out runs/sentiment --epochs 1
 	@echo "plot: runs/sentiment/report.png"
 
 example: setup
