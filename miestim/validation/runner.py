@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import torch
+
 from .._validation import check_choice, check_kwargs, check_optional_bool, check_positive_float, check_positive_int
 from ._jobs import Job, run_job, task_kind, task_name
 from .report import ValidationReport
@@ -64,7 +66,7 @@ def _check_seeds(seeds: Any) -> tuple[int, ...]:
 
 def _check_estimator(estimator: Any, kinds: set[str]) -> tuple[str, bool]:
     """Check the estimator fits the suite's task kinds; return its description for the report and whether it is the library's."""
-    import miestim
+    import miestim  # at call time, as in validate
 
     if isinstance(estimator, str):
         name = check_choice(estimator, name="estimator", choices=["default", *miestim.ESTIMATORS])
@@ -212,9 +214,7 @@ def validate(
 
         results = tqdm(results, total=len(jobs), desc=f"validate[{description}] on {resolved.name}", unit="job", file=sys.stderr)
     rows = tuple(row for job_rows in results for row in job_rows)
-    import torch
-
-    import miestim
+    import miestim  # at call time: this module is imported while miestim itself initialises
 
     meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": miestim.__version__, "torch": torch.__version__,
             "threads": torch.get_num_threads(), "n_jobs": int(n_jobs), "timeout": timeout, "seconds": round(time.perf_counter() - start, 2)}
