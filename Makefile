@@ -1,6 +1,7 @@
 # Two entry points for a fresh machine:
-#   make demo     set up .venv, validate every estimator against Gaussian ground truth (prints a table),
-#                 then train the sentiment example on synthetic data (prints its test metrics)
+#   make demo     set up .venv, validate the default estimator on the quick suite of ground-truth tasks
+#                 (prints a table, saves a plot), then a short run of the sentiment example on synthetic
+#                 data (prints its test metrics and where its report and plot are)
 #   make test     set up .venv, then `make lint` and the test suite (what CI runs, via .ci/run)
 #   make lint     ruff (lint and format check) and mypy, changing nothing
 #   make format   apply ruff's safe fixes and its formatter (what `make lint` still reports is fixed by hand)
@@ -11,20 +12,28 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
 .PHONY: setup demo example lint format test clean
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test,bench,faiss,example,docs]"
-	touch $@
+	@echo "setup 1/3: creating $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
+	@echo "setup 2/3: installing torch==2.13.0 (CPU build)"
+	@$(PIP) torch==2.13.0
+	@echo "setup 3/3: installing miestim with its test, bench, faiss, example and docs extras"
+	@$(PIP) -e ".[test,bench,faiss,example,docs]"
+	@touch $@
+	@echo "setup done"
 
 setup: $(VENV)/.installed
 
 demo: setup
-	$(PY) -m benchmarks accuracy
-	$(PY) -m examples.sentiment train --out runs/sentiment
+	@echo "== 1/2: the default estimator against ground truth: miestim validate --suite quick =="
+	@$(PY) -m miestim validate --suite quick --plot runs/validate_quick.png
+	@echo "== 2/2: the sentiment example on synthetic data, one epoch (make example: the full run) =="
+	@$(PY) -m examples.sentiment train --out runs/sentiment --epochs 1
+	@echo "plot: runs/sentiment/report.png"
 
 example: setup
 	$(PY) -m examples.sentiment train --out runs/sentiment

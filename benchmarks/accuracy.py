@@ -39,13 +39,16 @@ class Row:
 
 
 def run(estimators: list[str], n: int, seed: int, max_steps: int | None, device: str) -> list[Row]:
+    """Each estimator over the tasks through ``miestim.validate``, the code a user runs."""
+    tasks = [CorrelatedGaussianTask(dim, mi) for dim, mi in TASKS]
+    options = {"device": device, **({"max_steps": max_steps} if max_steps is not None else {})}
     rows = []
-    for dim, mi in TASKS:
-        x, y = CorrelatedGaussianTask(dim, mi).sample(n, seed=seed)
-        for name in estimators:
-            res = miestim.estimate_mi(x, y, estimator=name, seed=seed, max_steps=max_steps, device=device, progress=False)
-            rows.append(Row(name, dim, mi, res.value, res.stderr, res.value - mi, res.seconds))
-            print(f"  {name:>12} d={dim:<3} MI={mi:<5} est={res.value:7.3f} ± {res.stderr:.3f}  {res.seconds:5.1f}s", file=sys.stderr, flush=True)
+    for name in estimators:
+        report = miestim.validate(name, tasks, n=n, seeds=[seed], progress=False, estimate_kwargs=options)
+        for (dim, mi), r in zip(TASKS, report.rows, strict=True):
+            rows.append(Row(name, dim, mi, r.estimate, r.stderr, r.error, r.seconds))
+            status = "" if r.status == "ok" else f"  {r.status}: {r.message}"
+            print(f"  {name:>12} d={dim:<3} MI={mi:<5} est={r.estimate:7.3f} ± {r.stderr:.3f}  {r.seconds:5.1f}s{status}", file=sys.stderr, flush=True)
     return rows
 
 

@@ -3,7 +3,7 @@
 All information quantities are in nats.
 """
 
-from . import distributed, functional, gaussian, sampling, tasks
+from . import distributed, functional, gaussian, sampling, tasks, validation
 from .cmine import CMINE
 from .decompose import Decomposition, decompose
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
@@ -12,6 +12,7 @@ from .estimate_cmi import estimate_cmi
 from .estimators import DV, ESTIMATORS, JS, MINE, NWJ, SMILE, TUBA, InfoNCE, InterpolatedBound, LogBaseline, MIEstimator
 from .result import EstimateResult, TrainingHistory
 from .sampling import KNNSampler
+from .validation import Suite, ValidationReport, validate
 
 __version__ = "0.1.0"
 
@@ -34,8 +35,10 @@ __all__ = [
     "NWJ",
     "SMILE",
     "SeparableCritic",
+    "Suite",
     "TUBA",
     "TrainingHistory",
+    "ValidationReport",
     "decompose",
     "distributed",
     "estimate_cmi",
@@ -44,4 +47,6 @@ __all__ = [
     "gaussian",
     "sampling",
     "tasks",
+    "validate",
+    "validation",
 ]

@@ -5,11 +5,13 @@ import miestim.functional
 import miestim.gaussian
 import miestim.sampling
 import miestim.tasks
+import miestim.validation
 
 TOP_LEVEL = {
     "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "Decomposition", "decompose", "ESTIMATORS", "EstimateResult", "InfoNCE",
     "InterpolatedBound", "JS", "KNNSampler", "LogBaseline", "MIEstimator", "MINE", "NWJ", "SMILE", "SeparableCritic",
     "TUBA", "TrainingHistory", "distributed", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling", "tasks",
+    "Suite", "ValidationReport", "validate", "validation",
 }
 
 
@@ -20,10 +22,11 @@ def test_top_level_names():
 
 
 def test_subpackage_names_resolve():
-    for module in (miestim.distributed, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks):
+    for module in (miestim.distributed, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks, miestim.validation):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name}"
     assert miestim.KNNSampler is miestim.sampling.KNNSampler
+    assert miestim.validate is miestim.validation.validate and miestim.ValidationReport is miestim.validation.ValidationReport
 
 
 def test_tasks_names():

@@ -12,11 +12,11 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_positive_float, check_positive_int
-from ._checks import Indices, as_covariance, as_indices, as_points, check_disjoint
+from ._checks import Indices, as_covariance, as_indices, as_points, check_correlation, check_disjoint
 from ._closed_form import _cmi, _log_ratio
 from ._tasks import _check_sample_args
 
-__all__ = ["GaussianChainTask", "GaussianCMITask"]
+__all__ = ["ClassConditionalGaussianTask", "GaussianChainTask", "GaussianCMITask"]
 
 
 class GaussianCMITask:
@@ -229,3 +229,84 @@ class GaussianChainTask(GaussianCMITask):
             f"GaussianChainTask(dim={self._dim}, sigma_x={sx:g}, sigma_noise={sn:g}, sigma_z={sz:g}, "
             f"target={self._target!r})"
         )
+
+
+class ClassConditionalGaussianTask:
+    r"""A discrete conditioning variable: Z is a class label, and given Z = c the pair (X, Y) is Gaussian with correlation :math:`\rho_c`.
+
+    :math:`Z` takes the values ``0, ..., K-1`` with probabilities :math:`p_c`; given :math:`Z = c`,
+    :math:`X \sim N(0, I_d)` and :math:`Y_i = \rho_c X_i + \sqrt{1-\rho_c^2}\,\varepsilon_i`, so
+
+    .. math::
+
+        I(X;Y \mid Z) = \sum_c p_c \, I(X;Y \mid Z = c) = -\frac d2 \sum_c p_c \log(1 - \rho_c^2).
+
+    ``z`` is returned as one float column of integer values (the class labels), which
+    :func:`~miestim.estimate_cmi` resamples exactly within classes.
+
+    Args:
+        rhos: the per-class correlations :math:`\rho_c`, each in (-1, 1); at least 2 classes.
+        dim: dimension ``d`` of X and of Y (default 1).
+        probabilities: class probabilities :math:`p_c`, positive and summing to 1 (default uniform).
+
+    Raises:
+        TypeError: ``rhos`` or ``probabilities`` is not a sequence of real numbers, or ``dim`` is not an integer.
+        ValueError: fewer than 2 classes, a correlation outside (-1, 1), ``dim < 1``, or
+            probabilities that are not positive, do not sum to 1 or do not match ``rhos`` in length.
+
+    Example:
+        >>> task = ClassConditionalGaussianTask((0.0, 0.8))
+        >>> x, y, z = task.sample(6, 0)
+        >>> sorted(set(z.ravel().tolist())) <= [0.0, 1.0], round(task.conditional_mutual_information, 4)
+        (True, 0.2554)
+    """
+
+    def __init__(self, rhos: Any, *, dim: int = 1, probabilities: Any = None) -> None:
+        if isinstance(rhos, (str, bytes)) or not hasattr(rhos, "__len__"):
+            raise TypeError(f"rhos must be a sequence of correlations, e.g. (0.0, 0.6, 0.9); got {rhos!r} ({type(rhos).__name__}).")
+        if len(rhos) < 2:
+            raise ValueError(f"rhos must give at least 2 classes; got {len(rhos)}.")
+        self._rhos = tuple(check_correlation(r, name=f"rhos[{i}]") for i, r in enumerate(rhos))
+        self._dim = check_positive_int(dim, name="dim")
+        if probabilities is None:
+            probabilities = (1.0 / len(self._rhos),) * len(self._rhos)
+        if isinstance(probabilities, (str, bytes)) or not hasattr(probabilities, "__len__"):
+            raise TypeError(f"probabilities must be a sequence of numbers or None; got {probabilities!r} ({type(probabilities).__name__}).")
+        if len(probabilities) != len(self._rhos):
+            raise ValueError(f"probabilities must give one value per class ({len(self._rhos)}); got {len(probabilities)}.")
+        self._p = tuple(check_positive_float(p, name=f"probabilities[{i}]") for i, p in enumerate(probabilities))
+        if abs(sum(self._p) - 1.0) > 1e-9:
+            raise ValueError(f"probabilities must sum to 1; got {self._p} (sum {sum(self._p):.6g}).")
+
+    @property
+    def dim_x(self) -> int:
+        return self._dim
+
+    @property
+    def dim_y(self) -> int:
+        return self._dim
+
+    @property
+    def dim_z(self) -> int:
+        return 1
+
+    @property
+    def name(self) -> str:
+        return f"class-conditional-{self._dim}d-rho{'/'.join(f'{r:g}' for r in self._rhos)}"
+
+    @property
+    def conditional_mutual_information(self) -> float:
+        """True I(X;Y|Z) in nats."""
+        return float(sum(-0.5 * self._dim * p * np.log1p(-(r**2)) for p, r in zip(self._p, self._rhos)))
+
+    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Draw ``n`` samples; returns ``x``, ``y`` of shape ``(n, dim)`` and the labels ``z`` of shape ``(n, 1)``."""
+        n, rng, dtype = _check_sample_args(n, seed, dtype)
+        z = rng.choice(len(self._rhos), size=n, p=self._p)
+        rho = np.asarray(self._rhos)[z][:, None]
+        x = rng.standard_normal((n, self._dim))
+        y = rho * x + np.sqrt(1.0 - rho**2) * rng.standard_normal((n, self._dim))
+        return x.astype(dtype), y.astype(dtype), z[:, None].astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"ClassConditionalGaussianTask(rhos={self._rhos}, dim={self._dim}, probabilities={self._p})"

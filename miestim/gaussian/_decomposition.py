@@ -8,12 +8,18 @@ Gaussian variables each has an exact value in nats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_positive_int
 
 from ._checks import Indices, as_covariance, as_indices, check_disjoint
 from ._closed_form import _cmi, _mi
+from ._tasks import _check_sample_args
 
-__all__ = ["GaussianDecomposition", "decomposition"]
+__all__ = ["GaussianDecomposition", "GaussianDecompositionTask", "decomposition"]
 
 _RESERVED = ("C", "F")
 
@@ -41,6 +47,11 @@ class GaussianDecomposition:
     components: dict[str, float]
     anchor: str
     units: str = field(default="nats")
+
+    def terms(self) -> list[tuple[str, float]]:
+        """Every term as ``(name, value)``, named as :meth:`miestim.Decomposition.terms`: Inv, Comp, Spec_m..., Fus_m...."""
+        rows = [("Inv", self.invariant), ("Comp", self.complementary)]
+        return rows + [(f"Spec_{m}", v) for m, v in self.specific.items()] + [(f"Fus_{m}", v) for m, v in self.fusion.items()]
 
 
 def _check_modalities(modalities: Any, dim: int) -> dict[str, tuple[int, ...]]:
@@ -162,3 +173,79 @@ def decomposition(
         anchor=anchor,
     )
 
+
+
+class GaussianDecompositionTask:
+    r"""Gaussian modalities and a target, sampled, with their exact decomposition (see :func:`decomposition`).
+
+    The modalities :math:`m` and the target :math:`C` are blocks of one Gaussian vector
+    :math:`V \sim N(0, \Sigma)`; :attr:`decomposition` holds the exact terms, e.g.
+    :math:`\mathrm{Inv} = \sum_{m \ne a} I(a; m)`, in nats.
+
+    Args:
+        cov: ``(d, d)`` symmetric positive-definite covariance (numpy array or torch tensor).
+        modalities: at least 2 named modalities, ``{name: indices}`` (names as in :func:`decomposition`).
+        target: coordinates of the target C.
+        anchor: the anchor modality (default None: the first in ``modalities``).
+        name: display name (default ``"gaussian-decomposition-{names}"``).
+
+    Raises:
+        TypeError, ValueError: as :func:`decomposition`.
+
+    Example:
+        >>> task = GaussianDecompositionTask.latent_factor(("t", "a"), dim=1, seed=0)
+        >>> modalities, target = task.sample(5, 0)
+        >>> sorted(modalities), target.shape, [name for name, _ in task.decomposition.terms()]
+        (['a', 't'], (5, 1), ['Inv', 'Comp', 'Spec_t', 'Spec_a'])
+    """
+
+    def __init__(self, cov: Any, modalities: Mapping[str, Indices], target: Indices, *, anchor: str | None = None, name: str | None = None) -> None:
+        self._decomposition = decomposition(cov, modalities, target, anchor=anchor)
+        self._cov = as_covariance(cov)
+        d = self._cov.shape[0]
+        self._blocks = {m: as_indices(idx, name=f"modalities[{m!r}]", dim=d) for m, idx in modalities.items()}
+        self._target = as_indices(target, name="target", dim=d)
+        self._cholesky = np.linalg.cholesky(self._cov)
+        self._name = name if name is not None else f"gaussian-decomposition-{'-'.join(self._blocks)}"
+
+    @classmethod
+    def latent_factor(cls, names: Sequence[str], *, dim: int, latent: int = 4, seed: int = 0) -> GaussianDecompositionTask:
+        r"""Modalities and target driven by a common Gaussian latent: :math:`m = W_m L + \varepsilon_m`, :math:`C = w^\top L + \varepsilon`.
+
+        :math:`L \sim N(0, I_{latent})`; the loadings :math:`W_m` (``dim x latent``, scale 0.6) and
+        :math:`w` (scale 0.5) are drawn once from ``seed``; the noises are standard normal.
+
+        Args:
+            names: the modality names (at least 2).
+            dim: dimension of each modality (>= 1).
+            latent: dimension of the latent (default 4).
+            seed: seed of the loadings (default 0).
+
+        Returns:
+            A :class:`GaussianDecompositionTask` named ``"latent-factor-{names}-{dim}d"``.
+        """
+        dim = check_positive_int(dim, name="dim")
+        latent = check_positive_int(latent, name="latent")
+        rng = np.random.default_rng(check_positive_int(seed, name="seed", minimum=0))
+        names = list(names)
+        mix = np.vstack([rng.normal(scale=0.6, size=(dim, latent)) for _ in names] + [rng.normal(scale=0.5, size=(1, latent))])
+        blocks = {m: list(range(i * dim, (i + 1) * dim)) for i, m in enumerate(names)}
+        return cls(mix @ mix.T + np.eye(len(mix)), blocks, [len(names) * dim], name=f"latent-factor-{'-'.join(names)}-{dim}d")
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def decomposition(self) -> GaussianDecomposition:
+        """The exact terms and components, in nats."""
+        return self._decomposition
+
+    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Draw ``n`` samples; returns ``({name: (n, dim_m)}, target (n, dim_C))``."""
+        n, rng, dtype = _check_sample_args(n, seed, dtype)
+        joint = rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T
+        return {m: joint[:, idx].astype(dtype) for m, idx in self._blocks.items()}, joint[:, self._target].astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"GaussianDecompositionTask(name={self._name!r}, modalities={list(self._blocks)})"

@@ -28,10 +28,11 @@ import miestim.functional
 import miestim.gaussian
 import miestim.sampling
 import miestim.tasks
+import miestim.validation
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
-PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks)
+PUBLIC_MODULES = (miestim, miestim.functional, miestim.gaussian, miestim.sampling, miestim.tasks, miestim.validation)
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+-]*)")
 _SKIP = re.compile(r"^\s*<!--\s*skip-snippet\b.*-->\s*$")
@@ -147,9 +148,9 @@ PUBLIC_CALLABLES = {
 }
 
 
-# Public classes that compute no quantity of their own: result records, and the critic base
-# class (each concrete critic gives its formula).
-NO_MATH = {"miestim.EstimateResult", "miestim.TrainingHistory", "miestim.Critic"}
+# Public classes that compute no quantity of their own: result records, the critic base
+# class (each concrete critic gives its formula), and the suite lookup.
+NO_MATH = {"miestim.EstimateResult", "miestim.TrainingHistory", "miestim.Critic", "miestim.validation.get_suite"}
 
 
 @pytest.mark.parametrize("path", sorted(PUBLIC_CALLABLES))
