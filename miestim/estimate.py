@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from ._validation import (
     as_sample_matrix,
+    check_choice,
     check_consistent_length,
     check_constant_columns,
     check_kwargs,
@@ -19,6 +22,8 @@ from ._validation import (
     resolve_device,
 )
 from .critics import Critic
+from .crossfit import FAMILIES, Budget, crossfit_rows
+from .heldout import summarize_rows
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import MIEstimator, make_estimator
 from .result import EstimateResult
@@ -65,6 +70,32 @@ def resolve_steps(max_steps: int | None, max_epochs: int | None, n_train: int, b
     return check_positive_int(max_steps if max_steps is not None else default, name="max_steps")
 
 
+#: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given (see the accuracy-versus-time table in its docstring).
+AUTO_FOLDS = 5
+
+
+def _resolve_folds(folds: int | None, estimator: str | MIEstimator) -> int:
+    auto = isinstance(estimator, str) and estimator == "auto"
+    if folds is None:
+        return AUTO_FOLDS if auto else 1
+    folds = check_positive_int(folds, name="folds")
+    if folds > 1 and not auto:
+        raise ValueError(f"folds={folds} cross-fits estimator='auto' only; a named estimator uses one train/validation/test split (folds=None or 1).")
+    if auto and folds < 2:
+        raise ValueError(f"estimator='auto' cross-fits, so folds must be >= 2; got {folds}.")
+    return folds
+
+
+def _resolve_families(families: Sequence[str] | None) -> tuple[str, ...]:
+    if families is None:
+        return FAMILIES
+    if isinstance(families, str) or not isinstance(families, Sequence):
+        raise TypeError(f"families must be a sequence of names from {FAMILIES}; got {families!r}.")
+    for name in families:
+        check_choice(name, name="families", choices=FAMILIES)
+    return tuple(dict.fromkeys(["gaussian", *families]))
+
+
 def estimate_mi(
     x: Any,
     y: Any,
@@ -86,6 +117,8 @@ def estimate_mi(
     seed: int | None = 0,
     progress: bool | None = None,
     distributed: bool | None = None,
+    folds: int | None = None,
+    families: Sequence[str] | None = None,
 ) -> EstimateResult:
     r"""Estimate the mutual information :math:`I(X;Y)` in nats with a trained neural critic.
 
@@ -119,8 +152,23 @@ def estimate_mi(
         x: ``(n, dx)`` samples (numpy array or torch tensor; 1-D means ``dx = 1``).
         y: ``(n, dy)`` samples paired row by row with ``x``.
         estimator: a name from :data:`miestim.ESTIMATORS` (``"smile"`` default, ``"mine"``,
-            ``"nwj"``, ``"infonce"``, ``"js"``, ``"dv"``, ``"tuba"``, ``"interpolated"``) or an
-            :class:`~miestim.MIEstimator` instance (used as is; ``critic`` is then ignored).
+            ``"nwj"``, ``"infonce"``, ``"js"``, ``"dv"``, ``"tuba"``, ``"interpolated"``), an
+            :class:`~miestim.MIEstimator` instance (used as is; ``critic`` is then ignored), or
+            ``"auto"``: critic families chosen on validation, cross-fitted (see ``folds``).
+            In each fold the Gaussian-copula critic (:class:`~miestim.copula.GaussianCopulaCritic`,
+            the closed-form log density ratio of a Ledoit-Wolf Gaussian fitted to the training
+            rows' normal scores) is fitted, and each neural family of ``families`` is trained
+            with the JS objective: ``"residual"`` (the Gaussian critic plus a separable MLP
+            residual that starts at zero), ``"joint"`` (the Gaussian critic plus an MLP on
+            ``[x; y]``, trained on 16 sampled product pairs per row), ``"separable"`` (a plain
+            separable critic). A neural family is dropped after two validation rounds unless
+            its per-row JS objective beats the Gaussian critic's by two paired standard errors;
+            of the families left, the one whose MI readout on the validation rows is highest is
+            kept. Readouts: the Gaussian critic's mean log ratio (it is a normalised density
+            ratio of its model), DV for the others, with the partition taken relative to the
+            Gaussian critic's for the anchored families (:func:`~miestim.heldout.dv_rows`).
+            ``result.extra`` says which family each fold kept and every family's validation
+            JS score and readout.
         critic: ``"separable"`` (default), ``"concat"``, ``"bilinear"`` or a critic instance.
         critic_kwargs: passed to the critic (``hidden``, ``embed_dim``, ``activation``).
         estimator_kwargs: passed to the estimator (``clip``, ``alpha``, ``momentum``, ...).
@@ -146,6 +194,14 @@ def estimate_mi(
         seed: seeds the split, initialisation and batch order (default 0); the same seed on
             CPU gives an identical result. ``None`` draws a fresh seed.
         progress: show a tqdm bar (default: when stderr is a terminal; rank 0 only).
+        folds: ``estimator="auto"`` only: the number of cross-fitting folds (default 5). Every
+            row is held out exactly once and scored by a critic that neither trained nor stopped
+            on it; in each fold the other rows are split into training and validation in the
+            ratio ``split[0] : split[1]`` (so 5 folds give 70 / 10 / 20 per fold). ``value`` is the
+            mean of the per-row values of all ``n`` rows (``result.row_values``) and ``stderr`` their
+            standard error. Named estimators use one split (``folds=None`` or 1).
+        families: ``estimator="auto"`` only: the critic families to consider, from
+            :data:`miestim.crossfit.FAMILIES` (default all; the Gaussian critic is always fitted).
         distributed: run as one of the ranks of a ``torch.distributed`` process group (e.g.
             under ``torchrun``). ``None`` (default): when a group of more than one process is
             initialised. Every rank must pass the same data and options; the split, scaling
@@ -204,6 +260,31 @@ def estimate_mi(
         if seed is None:
             seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
+    folds = _resolve_folds(folds, estimator)
+    if isinstance(estimator, str) and estimator == "auto":
+        families = _resolve_families(families)
+        if critic != "separable" or critic_kwargs or estimator_kwargs:
+            raise ValueError("estimator='auto' chooses its own critics; critic, critic_kwargs and estimator_kwargs apply to named estimators only.")
+        budget = Budget(batch_size=batch_size, lr=lr, max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=3000),
+                        eval_every=eval_every, patience=patience, eval_batch_size=eval_batch_size)
+        values, reports, critics = crossfit_rows(
+            x_t, y_t, folds=folds, validation_fraction=split[1] / (split[0] + split[1]), families=families, scaler=scaler,
+            budget=budget, generator=generator, progress=progress,
+        )
+        value, stderr = summarize_rows(values)
+        if distributed:
+            # Every rank ran the same deterministic computation; rank 0's numbers are the result.
+            value, stderr = broadcast_values([value, stderr])
+        check_finite_estimate(value, description="estimate_mi[auto]")
+        chosen = [r.family for r in reports]
+        return EstimateResult(
+            value=value, stderr=stderr, history=reports[0].history, estimator=torch.nn.ModuleList(critics), seconds=time.perf_counter() - start,
+            quantity="I(X;Y)", method="auto", n_train=reports[0].n_train, n_validation=reports[0].n_validation, n_test=n,
+            extra={"family": Counter(chosen).most_common(1)[0][0], "families": chosen, "folds": folds,
+                   "validation": [r.validation for r in reports], "validation_readout": [r.readout for r in reports], "family_seconds": [r.seconds for r in reports]},
+            evaluated_on=f"every row once, by a critic of a {folds}-fold cross-fit that neither trained nor stopped on it",
+            row_values=values,
+        )
     init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
 
     split_idx = random_split(n, split, generator=generator, min_test=4)

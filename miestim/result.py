@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from torch import nn
 
 __all__ = ["EstimateResult", "TrainingHistory"]
@@ -40,7 +41,13 @@ class EstimateResult:
         quantity: what was estimated, e.g. ``"I(X;Y)"`` or ``"I(X;Y|Z)"``.
         method: the estimator's name.
         n_train, n_validation, n_test: split sizes.
-        extra: other readouts on the same test split (e.g. ``{"nwj": ..., "mean_log_ratio": ...}``).
+        extra: other readouts on the same test split (e.g. ``{"nwj": ..., "mean_log_ratio": ...}``), or
+            what a cross-fitted estimate chose (``estimator="auto"``: the family kept in each fold and
+            each family's validation score).
+        evaluated_on: which rows ``value`` was computed on.
+        row_values: cross-fitted estimates only: ``(n,)`` float64 per-row contributions, one per input
+            row in input order, whose mean is ``value`` (``stderr`` is their standard deviation over
+            :math:`\sqrt n`); two such estimates on the same rows have a paired standard error.
     """
 
     value: float
@@ -56,6 +63,7 @@ class EstimateResult:
     extra: dict[str, Any] = field(default_factory=dict)
     units: str = "nats"
     evaluated_on: str = "held-out test split"
+    row_values: torch.Tensor | None = field(default=None, repr=False)
 
     def __repr__(self) -> str:
         return (

@@ -236,6 +236,7 @@ def train_module(
     average_decay: float | None = 0.99,
     term: str = "training loss",
     distributed: bool = False,
+    stop_if: Callable[[int], bool] | None = None,
 ) -> tuple[ModuleT, TrainingHistory]:
     """Train ``module`` with Adam on ``loss_fn(batch_idx)``, early-stopping on ``validate_fn`` (higher is better).
 
@@ -259,6 +260,10 @@ def train_module(
     pass the gradients and the loss are averaged over the ranks in one all-reduce, so every
     rank takes the same step. The validation score is rank 0's (so that every rank stops at
     the same step) and the progress bar is shown on rank 0 only.
+
+    ``stop_if(evaluations)``, if given, is asked after each validation (with how many there
+    have been) and stops training when it returns true: a caller racing several critics
+    drops a losing one early.
     """
     check_positive_int(max_steps, name="max_steps")
     check_positive_int(eval_every, name="eval_every")
@@ -319,9 +324,9 @@ def train_module(
                     best_state = copy.deepcopy(averaged.state_dict())
                 else:
                     since_best += 1
-                    if since_best >= patience:
-                        stopped_early = True
-                        break
+                if since_best >= patience or (stop_if is not None and stop_if(len(steps))):
+                    stopped_early = True
+                    break
     # The caller's module (not the shadow copy) carries the result, so an instance passed in gets trained.
     module.load_state_dict(best_state)
     module.eval()

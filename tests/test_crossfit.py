@@ -1,0 +1,126 @@
+"""Critic families and cross-fitting: the Gaussian-copula critic, per-row readouts, folds, estimate_mi(estimator="auto")."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.covariance import ledoit_wolf
+
+import miestim
+from miestim.copula import GaussianCopulaCritic, JointResidualCritic, SeparableResidualCritic
+from miestim.crossfit import fold_splits
+from miestim.functional import dv_lower_bound
+from miestim.heldout import dv_rows, row_scores, summarize_rows
+
+
+def _mi_of(cov: np.ndarray, k: int) -> float:
+    return 0.5 * (np.linalg.slogdet(cov[:k, :k])[1] + np.linalg.slogdet(cov[k:, k:])[1] - np.linalg.slogdet(cov)[1])
+
+
+def _tensors(*arrays: np.ndarray) -> list[torch.Tensor]:
+    return [torch.as_tensor(np.asarray(a, dtype=np.float32).reshape(len(a), -1)) for a in arrays]
+
+
+def test_ledoit_wolf_fit_matches_scikit_learn_in_blocks():
+    rng = np.random.default_rng(0)
+    z = rng.standard_normal((400, 7)) @ rng.standard_normal((7, 7))
+    x, y = _tensors(z[:, :3], z[:, 3:])
+    critic = GaussianCopulaCritic.fit(x, y, block_rows=37)
+    reference, _ = ledoit_wolf(z)
+    assert critic.mutual_information == pytest.approx(_mi_of(reference, 3), rel=1e-5)
+
+
+def test_gaussian_critic_is_the_exact_log_density_ratio_of_its_model():
+    task = miestim.gaussian.CorrelatedGaussianTask(dim=3, mi=1.5)
+    x, y = task.sample(200_000, seed=1)
+    xt, yt = _tensors(x, y)
+    critic = GaussianCopulaCritic.fit(xt, yt)
+    exact = torch.as_tensor(task.log_density_ratio(x[:50], y[:50]), dtype=torch.float32)
+    # 200,000 samples fit the covariance to ~1e-3, which moves the pointwise ratio by a few hundredths.
+    assert torch.allclose(critic.pair_scores(xt[:50], yt[:50]), exact, atol=0.05)
+    assert torch.allclose(critic(xt[:5], yt[:5]).diagonal(), critic.pair_scores(xt[:5], yt[:5]), atol=1e-5)
+
+
+def test_residual_critics_start_as_their_anchor():
+    x, y = _tensors(*miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=1.0).sample(300, seed=0))
+    anchor = GaussianCopulaCritic.fit(x, y)
+    for critic in (SeparableResidualCritic(anchor), JointResidualCritic(anchor)):
+        assert torch.allclose(critic(x[:20], y[:20]), anchor(x[:20], y[:20]), atol=1e-5)
+        assert torch.allclose(critic.pair_scores(x[:20], y[:20]), anchor.pair_scores(x[:20], y[:20]), atol=1e-5)
+
+
+def test_dv_rows_mean_is_the_dv_bound_of_one_block():
+    gen = torch.Generator().manual_seed(0)
+    x, y = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen)
+    critic = miestim.SeparableCritic(2, 2)
+    with torch.no_grad():
+        joint, log_z = row_scores(critic, x, y, block_size=64)
+        values = dv_rows(joint, log_z)
+        assert float(values.mean()) == pytest.approx(float(dv_lower_bound(critic(x, y))), abs=1e-6)
+        # Against itself as the anchor the partition cancels: the mean log ratio.
+        assert torch.allclose(dv_rows(joint, log_z, anchor_log_z=log_z), joint)
+
+
+def test_summarize_rows_is_mean_and_standard_error():
+    values = torch.tensor([1.0, 2.0, 3.0, 6.0], dtype=torch.float64)
+    value, stderr = summarize_rows(values)
+    assert value == pytest.approx(3.0)
+    assert stderr == pytest.approx(float(values.std()) / 2)
+
+
+def test_folds_score_every_row_exactly_once_and_never_train_on_it():
+    splits = fold_splits(103, 5, 0.125, generator=torch.Generator().manual_seed(0))
+    tests = torch.cat([s.test for s in splits])
+    assert sorted(tests.tolist()) == list(range(103))
+    for s in splits:
+        parts = [set(s.train.tolist()), set(s.validation.tolist()), set(s.test.tolist())]
+        assert not (parts[0] & parts[1]) and not (parts[0] & parts[2]) and not (parts[1] & parts[2])
+        assert sum(len(p) for p in parts) == 103
+
+
+def test_auto_keeps_the_gaussian_critic_on_gaussian_data():
+    task = miestim.gaussian.CorrelatedGaussianTask(dim=3, mi=1.0)
+    x, y = task.sample(3000, seed=0)
+    res = miestim.estimate_mi(x, y, estimator="auto", max_steps=200, families=("gaussian", "residual"), progress=False)
+    assert res.method == "auto" and res.extra["folds"] == 5 and len(res.extra["families"]) == 5
+    assert res.extra["family"] == "gaussian"
+    assert all(set(v) == {"gaussian", "residual"} for v in res.extra["validation"])
+    assert res.row_values.shape == (3000,) and float(res.row_values.mean()) == pytest.approx(res.value)
+    assert res.n_test == 3000 and "cross-fit" in res.evaluated_on
+    # Every row is held out once: the estimate's noise is that of 3,000 rows, and it is within 4 of them of the truth.
+    assert abs(res.value - task.mutual_information) < 4 * res.stderr + 0.03
+
+
+def test_auto_leaves_the_gaussian_critic_where_its_copula_is_wrong():
+    # y = x^2 + noise: zero correlation, so the Gaussian critic reads ~0 while the MI is large.
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(3000)
+    y = x**2 + 0.3 * rng.standard_normal(3000)
+    res = miestim.estimate_mi(x, y, estimator="auto", families=("gaussian", "residual"), max_steps=600, progress=False)
+    assert res.extra["family"] == "residual"
+    assert res.value > 0.5
+
+
+def test_auto_is_deterministic_for_a_seed():
+    x, y = miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=1.0).sample(1000, seed=0)
+    a = miestim.estimate_mi(x, y, seed=3, estimator="auto", max_steps=100, families=("gaussian", "residual"), progress=False)
+    b = miestim.estimate_mi(x, y, seed=3, estimator="auto", max_steps=100, families=("gaussian", "residual"), progress=False)
+    assert a.value == b.value and a.extra["families"] == b.extra["families"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"folds": 1, "estimator": "auto"}, ValueError, "folds must be >= 2"),
+        ({"folds": 3, "estimator": "smile"}, ValueError, "cross-fits estimator='auto' only"),
+        ({"estimator": "auto", "families": ("gaussian", "kernel")}, ValueError, "families"),
+        ({"estimator": "auto", "families": "residual"}, TypeError, "families must be a sequence"),
+        ({"estimator": "auto", "critic": "concat"}, ValueError, "chooses its own critics"),
+        ({"estimator": "auto", "folds": 0}, ValueError, "folds"),
+    ],
+)
+def test_auto_refuses_bad_options(kwargs, error, match):
+    x, y = miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=0.5).sample(200, seed=0)
+    with pytest.raises(error, match=match):
+        miestim.estimate_mi(x, y, progress=False, **kwargs)
