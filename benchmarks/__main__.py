@@ -7,12 +7,20 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"accuracy": "benchmarks.accuracy", "sampler": "benchmarks.sampler_speed", "cmi": "benchmarks.cmi_accuracy",
-                "decomposition": "benchmarks.decomposition", "seeds": "benchmarks.seeds", "oracle": "benchmarks.oracle", "sentiment-ablation": "benchmarks.sentiment_ablation",
-                "sentiment-speed": "benchmarks.sentiment_speed",
-                "large-data": "benchmarks.large_data", "distributed": "benchmarks.distributed",
-                "compare": "benchmarks.compare.run",
-                "compare-setup": "benchmarks.compare.envs"}
+    commands = {
+        "accuracy": "benchmarks.accuracy",
+        "sampler": "benchmarks.sampler_speed",
+        "cmi": "benchmarks.cmi_accuracy",
+        "decomposition": "benchmarks.decomposition",
+        "seeds": "benchmarks.seeds",
+        "oracle": "benchmarks.oracle",
+        "sentiment-ablation": "benchmarks.sentiment_ablation",
+        "sentiment-speed": "benchmarks.sentiment_speed",
+        "large-data": "benchmarks.large_data",
+        "distributed": "benchmarks.distributed",
+        "compare": "benchmarks.compare.run",
+        "compare-setup": "benchmarks.compare.envs",
+    }
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)
         return 2

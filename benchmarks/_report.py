@@ -6,8 +6,9 @@ import argparse
 import json
 import platform
 import time
+from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -28,15 +29,27 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, quick: str, tolerance:
 
 def run_metadata(command: str, argv: list[str], *, device: str, seed: int, **fields: Any) -> dict[str, Any]:
     """The facts a stored run needs to be compared fairly: when, which torch, how many threads, which command."""
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": miestim.__version__, "torch": torch.__version__,
-            "machine": platform.machine(), "threads": torch.get_num_threads(), "device": device, "seed": seed, **fields,
-            "command": f"python -m benchmarks {command} " + " ".join(argv)}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "miestim": miestim.__version__,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+        "device": device,
+        "seed": seed,
+        **fields,
+        "command": f"python -m benchmarks {command} " + " ".join(argv),
+    }
 
 
 def header(meta: dict[str, Any]) -> str:
-    extra = " · ".join(f"{k}={v}" for k, v in meta.items() if k not in {"date", "miestim", "torch", "machine", "threads", "device", "seed", "command"})
-    return (f"miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} {meta['threads']} threads · "
-            f"device {meta['device']} · seed {meta['seed']}" + (f" · {extra}" if extra else "") + f" · {meta['date']}\n")
+    extra = " · ".join(
+        f"{k}={v}" for k, v in meta.items() if k not in {"date", "miestim", "torch", "machine", "threads", "device", "seed", "command"}
+    )
+    return (
+        f"miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} {meta['threads']} threads · "
+        f"device {meta['device']} · seed {meta['seed']}" + (f" · {extra}" if extra else "") + f" · {meta['date']}\n"
+    )
 
 
 def compare_errors(rows: list[dict[str, Any]], baseline_path: str, tolerance: float, *, key: Key) -> list[str]:
@@ -51,8 +64,17 @@ def compare_errors(rows: list[dict[str, Any]], baseline_path: str, tolerance: fl
     return regressions
 
 
-def finish(rows: list[Any], table: str, targets: list[str], meta: dict[str, Any], *, json_path: str | None, baseline_path: str | None,
-           tolerance: float, key: Key) -> int:
+def finish(
+    rows: list[Any],
+    table: str,
+    targets: list[str],
+    meta: dict[str, Any],
+    *,
+    json_path: str | None,
+    baseline_path: str | None,
+    tolerance: float,
+    key: Key,
+) -> int:
     """Print the header, table and target lines, write the JSON record, compare with a baseline.
 
     Returns the exit status: 1 when the baseline comparison finds a regression, else 0.

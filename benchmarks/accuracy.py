@@ -48,7 +48,9 @@ def run(estimators: list[str], n: int, seed: int, max_steps: int | None, device:
         for (dim, mi), r in zip(TASKS, report.rows, strict=True):
             rows.append(Row(name, dim, mi, r.estimate, r.stderr, r.error, r.seconds))
             status = "" if r.status == "ok" else f"  {r.status}: {r.message}"
-            print(f"  {name:>12} d={dim:<3} MI={mi:<5} est={r.estimate:7.3f} ± {r.stderr:.3f}  {r.seconds:5.1f}s{status}", file=sys.stderr, flush=True)
+            print(
+                f"  {name:>12} d={dim:<3} MI={mi:<5} est={r.estimate:7.3f} ± {r.stderr:.3f}  {r.seconds:5.1f}s{status}", file=sys.stderr, flush=True
+            )
     return rows
 
 
@@ -68,7 +70,9 @@ def check_targets(rows: list[Row]) -> list[str]:
         max_err, max_s = target
         ok = abs(r.error) <= max_err and (max_s is None or r.seconds <= max_s)
         limit = f"|error| <= {max_err}" + (f", <= {max_s:g} s" if max_s else "")
-        report.append(f"{'PASS' if ok else 'MISS'} default ({DEFAULT}) d={r.dim} MI={r.true_mi:g}: error {r.error:+.3f}, {r.seconds:.1f} s (target {limit})")
+        report.append(
+            f"{'PASS' if ok else 'MISS'} default ({DEFAULT}) d={r.dim} MI={r.true_mi:g}: error {r.error:+.3f}, {r.seconds:.1f} s (target {limit})"
+        )
     return report
 
 

@@ -68,19 +68,43 @@ def run(dim: int, n: int, seeds: list[int], max_steps: int | None, device: str, 
         res = miestim.estimate_cmi(x, y, z, readout=readout, **options, seed=seed, max_steps=max_steps, device=device, progress=False)
         resample = res.extra["resample"] if resample is None else resample
         truth = task.conditional_mutual_information
-        rows.append(Row(target, resample, res.extra["k"], readout, dim, n, truth, res.value, res.stderr, res.value - truth, res.seconds,
-                        res.extra["nwj"], res.extra["mean_log_ratio"], seed))
-        print(f"  I({target}) resample={resample} k={res.extra['k']} readout={readout} d={dim} n={n}: est={res.value:.3f} ± {res.stderr:.3f} (true {truth:.3f}) "
-              f"{res.seconds:.1f}s", file=sys.stderr, flush=True)
+        rows.append(
+            Row(
+                target,
+                resample,
+                res.extra["k"],
+                readout,
+                dim,
+                n,
+                truth,
+                res.value,
+                res.stderr,
+                res.value - truth,
+                res.seconds,
+                res.extra["nwj"],
+                res.extra["mean_log_ratio"],
+                seed,
+            )
+        )
+        print(
+            f"  I({target}) resample={resample} k={res.extra['k']} readout={readout} d={dim} n={n}: est={res.value:.3f} ± {res.stderr:.3f} (true {truth:.3f}) "
+            f"{res.seconds:.1f}s",
+            file=sys.stderr,
+            flush=True,
+        )
     return rows
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| quantity | resample | k | readout | d | n | true CMI | estimate ± stderr | error | NWJ | mean log-ratio | seconds | seed |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| quantity | resample | k | readout | d | n | true CMI | estimate ± stderr | error | NWJ | mean log-ratio | seconds | seed |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| I({r.target}) | {r.resample} | {r.k} | {r.readout} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
-                     f"{r.error:+.3f} | {r.nwj:.3f} | {r.mean_log_ratio:.3f} | {r.seconds:.1f} | {r.seed} |")
+        lines.append(
+            f"| I({r.target}) | {r.resample} | {r.k} | {r.readout} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
+            f"{r.error:+.3f} | {r.nwj:.3f} | {r.mean_log_ratio:.3f} | {r.seconds:.1f} | {r.seed} |"
+        )
     return "\n".join(lines)
 
 
@@ -93,11 +117,15 @@ def check_targets(rows: list[Row]) -> list[str]:
     for r in rows:
         seed = f" seed={r.seed}" if len({row.seed for row in rows}) > 1 else ""
         if r.true_cmi > 0:
-            report.append(f"{'PASS' if meets_target(r) else 'MISS'} I({r.target}) resample={r.resample} k={r.k} readout={r.readout}{seed}: "
-                          f"error {r.error / r.true_cmi:+.1%} (target within {RELATIVE_TARGET:.0%})")
+            report.append(
+                f"{'PASS' if meets_target(r) else 'MISS'} I({r.target}) resample={r.resample} k={r.k} readout={r.readout}{seed}: "
+                f"error {r.error / r.true_cmi:+.1%} (target within {RELATIVE_TARGET:.0%})"
+            )
         else:
-            report.append(f"{'PASS' if meets_target(r) else 'MISS'} null I({r.target}) resample={r.resample} k={r.k} readout={r.readout}{seed}: "
-                          f"|estimate| {abs(r.estimate):.3f} (target <= {NULL_TARGET})")
+            report.append(
+                f"{'PASS' if meets_target(r) else 'MISS'} null I({r.target}) resample={r.resample} k={r.k} readout={r.readout}{seed}: "
+                f"|estimate| {abs(r.estimate):.3f} (target <= {NULL_TARGET})"
+            )
     return report
 
 
@@ -110,8 +138,10 @@ def seed_summary(rows: list[Row]) -> list[str]:
     for (target, resample, k, readout), group in groups.items():
         errors = [r.error for r in group]
         sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
-        lines.append(f"I({target}) resample={resample} k={k} readout={readout} over {len(group)} seeds: mean error {statistics.mean(errors):+.3f} "
-                     f"(sd {sd:.3f}, mean stderr {statistics.mean(r.stderr for r in group):.3f}); target met in {sum(map(meets_target, group))}/{len(group)}")
+        lines.append(
+            f"I({target}) resample={resample} k={k} readout={readout} over {len(group)} seeds: mean error {statistics.mean(errors):+.3f} "
+            f"(sd {sd:.3f}, mean stderr {statistics.mean(r.stderr for r in group):.3f}); target met in {sum(map(meets_target, group))}/{len(group)}"
+        )
     return lines
 
 

@@ -55,8 +55,16 @@ def run(dim: int, n: int, seed: int, fast: bool, device: str) -> list[Row]:
     steps = {"max_steps": 100} if fast else {}
     rows = []
     for method in ("cmi", "chain_rule"):
-        d = miestim.decompose({m: x[:, idx] for m, idx in blocks.items()}, x[:, target], method=method, seed=seed,
-                              mi_kwargs=steps, cmi_kwargs=steps, device=device, progress=False)
+        d = miestim.decompose(
+            {m: x[:, idx] for m, idx in blocks.items()},
+            x[:, target],
+            method=method,
+            seed=seed,
+            mi_kwargs=steps,
+            cmi_kwargs=steps,
+            device=device,
+            progress=False,
+        )
         true = {"Inv": truth.invariant, "Comp": truth.complementary, **{f"Spec_{m}": v for m, v in truth.specific.items()}}
         for term, value, se in d.terms():
             rows.append(Row(method, term, true[term], value, se, value - true[term], d.seconds))
@@ -76,8 +84,10 @@ def summary(rows: list[Row]) -> list[str]:
     for method in ("cmi", "chain_rule"):
         mine = [r for r in rows if r.method == method]
         worst = max(mine, key=lambda r: abs(r.error))
-        out.append(f"{method}: max |error| {abs(worst.error):.3f} ({worst.term}), mean |error| "
-                   f"{np.mean([abs(r.error) for r in mine]):.3f}, {mine[0].seconds:.1f} s")
+        out.append(
+            f"{method}: max |error| {abs(worst.error):.3f} ({worst.term}), mean |error| "
+            f"{np.mean([abs(r.error) for r in mine]):.3f}, {mine[0].seconds:.1f} s"
+        )
     return out
 
 
@@ -86,18 +96,17 @@ def row_key(row: dict) -> tuple:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks decomposition", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks decomposition", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dim", type=int, default=8, help="dimension of each modality (default 8)")
     parser.add_argument("--n", type=int, default=20_000)
     add_run_arguments(parser, quick="smoke run: d=2, N=2,000, 100 steps", tolerance=0.1)
     args = parser.parse_args(argv)
     dim, n = (2, 2000) if args.quick else (args.dim, args.n)
-    meta = run_metadata("decomposition", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed,
-                        dim=dim, n=n)
+    meta = run_metadata("decomposition", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, dim=dim, n=n)
     rows = run(dim, n, args.seed, args.quick, args.device)
-    return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline,
-                  tolerance=args.tolerance, key=row_key)
+    return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 
 
 if __name__ == "__main__":

@@ -103,8 +103,9 @@ def _knn_worker(n: int) -> tuple[int, float]:
 
 def _example_worker(data_dir: str, out: str, quick: bool) -> tuple[int, float]:
     options = dict(d=16, fusion_len=8, fusion_blocks=1, batch_size=16) if quick else dict(d=64, fusion_len=16, fusion_blocks=1, batch_size=64)
-    config = TrainConfig(data="mosi_unaligned", data_dir=data_dir, text_mode="features", epochs=1, stage1_passes=1, progress=False,
-                         out=out, **options)
+    config = TrainConfig(
+        data="mosi_unaligned", data_dir=data_dir, text_mode="features", epochs=1, stage1_passes=1, progress=False, out=out, **options
+    )
     trainer = Trainer(config)
     row = trainer.run_epoch()
     return len(trainer.splits["train"]), row["seconds_train"]
@@ -117,8 +118,11 @@ def worker(argv: list[str]) -> int:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world > 1:
         dist.init_process_group("gloo")
-    results = {"estimator": _estimator_worker(int(batch), int(steps)), "knn": _knn_worker(int(bank)),
-               "example": _example_worker(data_dir, run_dir, size == "quick")}
+    results = {
+        "estimator": _estimator_worker(int(batch), int(steps)),
+        "knn": _knn_worker(int(bank)),
+        "example": _example_worker(data_dir, run_dir, size == "quick"),
+    }
     if world > 1:
         # The slowest rank sets the pace.
         results = {name: (samples, _max_over_ranks(seconds)) for name, (samples, seconds) in results.items()}
@@ -145,10 +149,28 @@ def _free_port() -> int:
 
 def _launch(processes: int, threads: int, args: list[str], tmp: Path) -> dict:
     result = tmp / f"result_{processes}_{threads}.json"
-    env = {**os.environ, "BENCH_THREADS": str(threads), "OMP_NUM_THREADS": str(threads),
-           "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes), "--master_addr", "127.0.0.1",
-               "--master_port", str(_free_port()), "-m", "benchmarks.distributed", "--worker", str(result), *args]
+    env = {
+        **os.environ,
+        "BENCH_THREADS": str(threads),
+        "OMP_NUM_THREADS": str(threads),
+        "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p),
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(processes),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "benchmarks.distributed",
+        "--worker",
+        str(result),
+        *args,
+    ]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
@@ -156,13 +178,19 @@ def _launch(processes: int, threads: int, args: list[str], tmp: Path) -> dict:
 
 
 def run(*, processes: int, quick: bool, tmp: Path) -> list[ThroughputRow]:
-    size = SyntheticConfig(n_train=64, n_valid=16, n_test=16, audio_len=10, vision_len=10, min_len=3) if quick else \
-        SyntheticConfig(n_train=512, n_valid=128, n_test=128, audio_len=40, vision_len=40, min_len=5)
+    size = (
+        SyntheticConfig(n_train=64, n_valid=16, n_test=16, audio_len=10, vision_len=10, min_len=3)
+        if quick
+        else SyntheticConfig(n_train=512, n_valid=128, n_test=128, audio_len=40, vision_len=40, min_len=5)
+    )
     write_unaligned(make_synthetic(size, seed=0), tmp / "data", audio_len=size.audio_len, vision_len=size.vision_len)
     batch, bank = (64, 2000) if quick else (512, 16326)
     args = [str(batch), "5" if quick else "60", str(bank), str(tmp / "data"), str(tmp / "run"), "quick" if quick else "full"]
-    names = {"estimator": f"estimator (InfoNCE, global batch {batch})", "knn": f"k-NN table (N={bank:,} x 128, k=2)",
-             "example": "sentiment example (1 epoch)"}
+    names = {
+        "estimator": f"estimator (InfoNCE, global batch {batch})",
+        "knn": f"k-NN table (N={bank:,} x 128, k=2)",
+        "example": "sentiment example (1 epoch)",
+    }
     settings = [(1, 1), (processes, 1)] if quick else [(1, 1), (1, processes), (processes, 1)]
     results = {setting: _launch(*setting, args, tmp) for setting in settings}
     rows = []
@@ -177,8 +205,9 @@ def run(*, processes: int, quick: bool, tmp: Path) -> list[ThroughputRow]:
 def table(rows: list[ThroughputRow]) -> str:
     lines = ["| workload | processes | threads / process | samples | seconds | samples/s | vs 1 × 1 |", "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.workload} | {r.processes} | {r.threads_per_process} | {r.samples} | {r.seconds:.2f} | "
-                     f"{r.samples_per_s:,.0f} | {r.speedup:.2f}× |")
+        lines.append(
+            f"| {r.workload} | {r.processes} | {r.threads_per_process} | {r.samples} | {r.seconds:.2f} | {r.samples_per_s:,.0f} | {r.speedup:.2f}× |"
+        )
     return "\n".join(lines)
 
 
@@ -197,8 +226,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         rows = run(processes=args.processes, quick=args.quick, tmp=Path(tmp))
     # Other jobs on the machine change these timings; the 1-minute load average says how busy it was.
-    meta = run_metadata("distributed", argv, device="cpu", seed=0, quick=args.quick, backend="gloo", cpu_cores=os.cpu_count(),
-                        processes=args.processes, load_average=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    meta = run_metadata(
+        "distributed",
+        argv,
+        device="cpu",
+        seed=0,
+        quick=args.quick,
+        backend="gloo",
+        cpu_cores=os.cpu_count(),
+        processes=args.processes,
+        load_average=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",
+    )
     print(header(meta))
     print(table(rows))
     if args.json:

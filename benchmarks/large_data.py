@@ -39,8 +39,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,9 +86,16 @@ def worker(x_path: str, y_path: str, *, max_steps: int, seed: int, device: str, 
     y = np.load(y_path, mmap_mode="r")
     start = time.perf_counter()
     res = miestim.estimate_mi(x, y, max_steps=max_steps, eval_every=100, seed=seed, device=device, progress=False)
-    return {"seconds": time.perf_counter() - start, "peak_rss_mib": peak_rss_mib(), "import_rss_mib": import_rss,
-            "value": res.value, "stderr": res.stderr, "torch": torch.__version__, "miestim": miestim.__version__,
-            "threads": torch.get_num_threads()}
+    return {
+        "seconds": time.perf_counter() - start,
+        "peak_rss_mib": peak_rss_mib(),
+        "import_rss_mib": import_rss,
+        "value": res.value,
+        "stderr": res.stderr,
+        "torch": torch.__version__,
+        "miestim": miestim.__version__,
+        "threads": torch.get_num_threads(),
+    }
 
 
 # A bare interpreter that starts the worker: the worker's ru_maxrss then starts from this
@@ -114,8 +122,19 @@ def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: s
         done = _python("--write", tmp, "--sizes", str(n), "--dim", str(dim), "--mi", str(mi), "--seed", str(seed))
         if done.returncode == 0:
             x_path, y_path = Path(tmp) / "x.npy", Path(tmp) / "y.npy"
-            done = _python("--worker", str(x_path), str(y_path), "--max-steps", str(max_steps), "--seed", str(seed),
-                           "--device", device, *(["--threads", str(threads)] if threads else []), launcher=True)
+            done = _python(
+                "--worker",
+                str(x_path),
+                str(y_path),
+                "--max-steps",
+                str(max_steps),
+                "--seed",
+                str(seed),
+                "--device",
+                device,
+                *(["--threads", str(threads)] if threads else []),
+                launcher=True,
+            )
     if done.returncode != 0:
         row["error"] = _failure(done)
         return row
@@ -125,14 +144,15 @@ def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: s
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
-    lines = ["| N | d | seconds | peak RSS (MiB) | import RSS (MiB) | estimate (nats) | true MI (nats) |",
-             "|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| N | d | seconds | peak RSS (MiB) | import RSS (MiB) | estimate (nats) | true MI (nats) |", "|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['n']:,} | {r['dim']} | failed: {r['error']} | | | | |")
         else:
-            lines.append(f"| {r['n']:,} | {r['dim']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['import_rss_mib']:.0f} | "
-                         f"{r['value']:.3f} ± {r['stderr']:.3f} | {r['true_mi']:g} |")
+            lines.append(
+                f"| {r['n']:,} | {r['dim']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['import_rss_mib']:.0f} | "
+                f"{r['value']:.3f} ± {r['stderr']:.3f} | {r['true_mi']:g} |"
+            )
     return "\n".join(lines)
 
 
@@ -159,15 +179,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
-    rows = [run_one(n, dim=args.dim, mi=args.mi, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads)
-            for n in sizes]
+    rows = [run_one(n, dim=args.dim, mi=args.mi, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads) for n in sizes]
     done = next((r for r in rows if "error" not in r), {})
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": done.get("miestim"), "torch": done.get("torch"),
-            "threads": done.get("threads"), "machine": platform.machine(), "cpus": os.cpu_count(), "device": args.device,
-            "seed": args.seed, "max_steps": args.max_steps, "command": "python -m benchmarks.large_data " + " ".join(argv)}
-    print(f"estimate_mi on memory-mapped .npy · miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} "
-          f"{meta['cpus']} CPUs, {meta['threads']} threads · device {args.device} · {args.max_steps} steps · seed {args.seed} · "
-          f"{meta['date']}\n")
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "miestim": done.get("miestim"),
+        "torch": done.get("torch"),
+        "threads": done.get("threads"),
+        "machine": platform.machine(),
+        "cpus": os.cpu_count(),
+        "device": args.device,
+        "seed": args.seed,
+        "max_steps": args.max_steps,
+        "command": "python -m benchmarks.large_data " + " ".join(argv),
+    }
+    print(
+        f"estimate_mi on memory-mapped .npy · miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} "
+        f"{meta['cpus']} CPUs, {meta['threads']} threads · device {args.device} · {args.max_steps} steps · seed {args.seed} · "
+        f"{meta['date']}\n"
+    )
     print(table(rows))
     if args.json:
         with open(args.json, "w") as fh:

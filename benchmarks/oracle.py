@@ -28,8 +28,9 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -53,10 +54,15 @@ from ._report import add_run_arguments, finish, run_metadata
 MI_TASKS = ((1, 1.0, None), (5, 2.0, 0.04), (20, 4.0, 0.08), (20, 10.0, 0.5))
 MI_READOUTS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     # NWJ is tight at 1 + log ratio (the others at the log ratio, DV and InfoNCE up to any constant).
-    "smile": smile_lower_bound, "dv": dv_lower_bound, "nwj": lambda scores: nwj_lower_bound(scores + 1.0), "infonce": infonce_lower_bound,
+    "smile": smile_lower_bound,
+    "dv": dv_lower_bound,
+    "nwj": lambda scores: nwj_lower_bound(scores + 1.0),
+    "infonce": infonce_lower_bound,
 }
 CMI_READOUTS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "dv": two_sample_dv_bound, "nwj": two_sample_nwj_bound, "mean_log_ratio": lambda joint, product: two_sample_mean_log_ratio(joint),
+    "dv": two_sample_dv_bound,
+    "nwj": two_sample_nwj_bound,
+    "mean_log_ratio": lambda joint, product: two_sample_mean_log_ratio(joint),
 }
 #: Relative |error| target of the CMI issue on the chain.
 CMI_RELATIVE_TARGET = 0.05
@@ -103,8 +109,21 @@ def score_matrix(task: CorrelatedGaussianTask, x: np.ndarray, y: np.ndarray) -> 
 
 def summarise(quantity: str, dim: int, truth: float, readout: str, k: int, n: int, errors: list[float], target: float) -> Row:
     sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
-    return Row(quantity, dim, truth, readout, k, n, len(errors), statistics.mean(errors), sd, min(errors), max(errors), target,
-               sum(abs(e) <= target for e in errors))
+    return Row(
+        quantity,
+        dim,
+        truth,
+        readout,
+        k,
+        n,
+        len(errors),
+        statistics.mean(errors),
+        sd,
+        min(errors),
+        max(errors),
+        target,
+        sum(abs(e) <= target for e in errors),
+    )
 
 
 def run_mi(draws: list[int], n: int) -> list[Row]:
@@ -145,13 +164,17 @@ def run_cmi(draws: list[int], n: int, ks: list[int], dim: int = 5) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| quantity | d | true value | readout | k | test n | draws | mean error | sd over draws | min / max error | target |error| | draws within target |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| quantity | d | true value | readout | k | test n | draws | mean error | sd over draws | min / max error | target |error| | draws within target |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         target = "—" if np.isnan(r.target) else f"{r.target:.3f}"
         within = "—" if np.isnan(r.target) else f"{r.within_target}/{r.draws}"
-        lines.append(f"| {r.quantity} | {r.dim} | {r.true_value:.3f} | {r.readout} | {r.k or '—'} | {r.n} | {r.draws} | {r.mean_error:+.3f} | "
-                     f"{r.sd:.3f} | {r.min_error:+.3f} / {r.max_error:+.3f} | {target} | {within} |")
+        lines.append(
+            f"| {r.quantity} | {r.dim} | {r.true_value:.3f} | {r.readout} | {r.k or '—'} | {r.n} | {r.draws} | {r.mean_error:+.3f} | "
+            f"{r.sd:.3f} | {r.min_error:+.3f} / {r.max_error:+.3f} | {target} | {within} |"
+        )
     return "\n".join(lines)
 
 

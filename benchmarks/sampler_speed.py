@@ -27,7 +27,8 @@ import json
 import platform
 import statistics
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import sklearn
@@ -55,14 +56,21 @@ def _per_batch_seconds(step: Callable[[int], Any], n_batches: int, repeats: int 
 
 
 def run(
-    *, n: int, dim: int, x_dim: int, batch: int, k: int, batches: int, baseline_batches: int,
-    seed: int = 0, device: str = "cpu",
+    *,
+    n: int,
+    dim: int,
+    x_dim: int,
+    batch: int,
+    k: int,
+    batches: int,
+    baseline_batches: int,
+    seed: int = 0,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Time both samplers on Gaussian data (z ~ N(0, I_dim), x = z-dependent); return the numbers."""
     rng = np.random.default_rng(seed)
     z = rng.normal(size=(n, dim)).astype(np.float32)
-    x = (z[:, : min(dim, x_dim)].repeat(-(-x_dim // dim), axis=1)[:, :x_dim]
-         + 0.5 * rng.normal(size=(n, x_dim))).astype(np.float32)
+    x = (z[:, : min(dim, x_dim)].repeat(-(-x_dim // dim), axis=1)[:, :x_dim] + 0.5 * rng.normal(size=(n, x_dim))).astype(np.float32)
     anchors = [rng.choice(n, size=batch, replace=False) for _ in range(max(batches, baseline_batches))]
 
     # (a) KNNSampler: one-off table build, then O(batch) per batch.
@@ -97,8 +105,17 @@ def run(
     refit(0)
     baseline_s = _per_batch_seconds(refit, baseline_batches, repeats=min(REPEATS, baseline_batches))
     return {
-        "config": {"n": n, "dim": dim, "x_dim": x_dim, "batch": batch, "k": k, "device": str(sampler.device_),
-                   "batches": batches, "baseline_batches": baseline_batches, "seed": seed},
+        "config": {
+            "n": n,
+            "dim": dim,
+            "x_dim": x_dim,
+            "batch": batch,
+            "k": k,
+            "device": str(sampler.device_),
+            "batches": batches,
+            "baseline_batches": baseline_batches,
+            "seed": seed,
+        },
         "backend": sampler.backend_,
         "build_s": build_s,
         "ours_batch_s": ours_s,
@@ -116,17 +133,22 @@ def _ms(seconds: float) -> str:
 def format_table(result: dict[str, Any]) -> str:
     """Markdown table of one run."""
     c = result["config"]
-    return "\n".join([
-        (f"k-NN product sampling: N={c['n']:,}, z dim={c['dim']}, x dim={c['x_dim']}, batch={c['batch']}, "
-         f"k={c['k']}, device={c['device']}, torch threads={result['machine']['torch_threads']}"),
-        "",
-        "| method | one-off build | per batch | batches timed | speed-up per batch |",
-        "| --- | --- | --- | --- | --- |",
-        (f"| miestim KNNSampler ({result['backend']}) | {result['build_s']:.2f} s | {_ms(result['ours_batch_s'])} "
-         f"| {c['batches']} | {result['speedup']:.0f}x |"),
-        (f"| sklearn NearestNeighbors refit per batch | - | {_ms(result['baseline_batch_s'])} "
-         f"| {c['baseline_batches']} | 1x |"),
-    ])
+    return "\n".join(
+        [
+            (
+                f"k-NN product sampling: N={c['n']:,}, z dim={c['dim']}, x dim={c['x_dim']}, batch={c['batch']}, "
+                f"k={c['k']}, device={c['device']}, torch threads={result['machine']['torch_threads']}"
+            ),
+            "",
+            "| method | one-off build | per batch | batches timed | speed-up per batch |",
+            "| --- | --- | --- | --- | --- |",
+            (
+                f"| miestim KNNSampler ({result['backend']}) | {result['build_s']:.2f} s | {_ms(result['ours_batch_s'])} "
+                f"| {c['batches']} | {result['speedup']:.0f}x |"
+            ),
+            (f"| sklearn NearestNeighbors refit per batch | - | {_ms(result['baseline_batch_s'])} | {c['baseline_batches']} | 1x |"),
+        ]
+    )
 
 
 def compare(result: dict[str, Any], stored: dict[str, Any], *, tolerance: float) -> tuple[str, list[str]]:
@@ -153,8 +175,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cpu", help="torch device of the bank (default cpu)")
     p.add_argument("--json", metavar="PATH", help="write the numbers to PATH")
     p.add_argument("--baseline", metavar="PATH", help="compare with a JSON written by --json")
-    p.add_argument("--tolerance", type=float, default=0.3,
-                   help="relative slow-down counted as a regression (default 0.3)")
+    p.add_argument("--tolerance", type=float, default=0.3, help="relative slow-down counted as a regression (default 0.3)")
     return p
 
 
@@ -176,8 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.baseline:
         with open(args.baseline, encoding="utf-8") as fh:
             stored = json.load(fh)
-        mismatch = {key: (stored["config"].get(key), result["config"][key]) for key in CONFIG_KEYS
-                    if stored["config"].get(key) != result["config"][key]}
+        mismatch = {
+            key: (stored["config"].get(key), result["config"][key]) for key in CONFIG_KEYS if stored["config"].get(key) != result["config"][key]
+        }
         if mismatch:
             print(f"\nbaseline {args.baseline} was run with another configuration {mismatch}; not compared.")
             return 2

@@ -71,18 +71,24 @@ def run(estimator: str, variants: list[str], seeds: list[int], n: int, max_steps
             # The same samples for every variant: differences come from the settings, not the data.
             x, y = CorrelatedGaussianTask(dim, mi).sample(n, seed=seed)
             for variant in variants:
-                res = miestim.estimate_mi(x, y, estimator=estimator, seed=seed, max_steps=max_steps, device=device, progress=False,
-                                          **VARIANTS[variant])
+                res = miestim.estimate_mi(
+                    x, y, estimator=estimator, seed=seed, max_steps=max_steps, device=device, progress=False, **VARIANTS[variant]
+                )
                 rows.append(Row(variant, estimator, dim, mi, seed, res.value, res.stderr, res.value - mi, res.seconds))
-                print(f"  {variant:>16} d={dim:<3} MI={mi:<5} seed={seed} est={res.value:7.3f} ± {res.stderr:.3f}  {res.seconds:5.1f}s",
-                      file=sys.stderr, flush=True)
+                print(
+                    f"  {variant:>16} d={dim:<3} MI={mi:<5} seed={seed} est={res.value:7.3f} ± {res.stderr:.3f}  {res.seconds:5.1f}s",
+                    file=sys.stderr,
+                    flush=True,
+                )
     return rows
 
 
 def summary(rows: list[Row]) -> str:
     """Per variant and task: mean error, its spread over seeds, mean and max |error|, mean seconds."""
-    lines = ["| variant | estimator | d | true MI | seeds | mean error | sd over seeds | mean abs error | max abs error | mean seconds |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | estimator | d | true MI | seeds | mean error | sd over seeds | mean abs error | max abs error | mean seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
         groups.setdefault((r.variant, r.estimator, r.dim, r.true_mi), []).append(r)
@@ -103,8 +109,9 @@ def row_key(row: dict) -> tuple:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks seeds", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--estimator", default="smile", choices=sorted(miestim.ESTIMATORS), help="estimator name (default: smile)")
-    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS),
-                        help=f"settings to compare (default: {' '.join(DEFAULT_VARIANTS)})")
+    parser.add_argument(
+        "--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS), help=f"settings to compare (default: {' '.join(DEFAULT_VARIANTS)})"
+    )
     parser.add_argument("--seeds", type=int, default=5, help="seeds 0 .. SEEDS-1 per task (default 5)")
     parser.add_argument("--n", type=int, default=10_000, help="samples per task (default 10,000)")
     add_run_arguments(parser, quick="smoke run: N=600, 60 steps, 2 seeds, default and quadratic", tolerance=0.1)
@@ -114,8 +121,9 @@ def main(argv: list[str] | None = None) -> int:
     n, steps, variants, seeds = args.n, None, args.variants, list(range(args.seed, args.seed + args.seeds))
     if args.quick:
         n, steps, variants, seeds = 600, 60, ["default", "quadratic"], [args.seed, args.seed + 1]
-    meta = run_metadata("seeds", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, n=n,
-                        seeds=len(seeds), estimator=args.estimator)
+    meta = run_metadata(
+        "seeds", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, n=n, seeds=len(seeds), estimator=args.estimator
+    )
     rows = run(args.estimator, variants, seeds, n, steps, args.device)
     return finish(rows, summary(rows), [], meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

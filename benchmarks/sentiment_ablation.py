@@ -69,24 +69,35 @@ def run(*, seeds: list[int], weight: float, quick: bool, device: str, out: Path)
             seconds.append(time.perf_counter() - start)
         maes = [r["test"]["mae"] for r in reports]
         mae, std = _mean_std(maes)
-        rows.append(AblationRow(
-            setting, len(seeds), mae, std,
-            statistics.fmean(r["test"]["corr"] for r in reports),
-            statistics.fmean(r["test"]["acc2_non0"] for r in reports),
-            statistics.fmean(r["test"]["acc7"] for r in reports),
-            statistics.fmean(r["valid"]["mae"] for r in reports),
-            statistics.fmean(r["selected_epoch"] for r in reports),
-            statistics.fmean(seconds), maes, error=mae,
-        ))
+        rows.append(
+            AblationRow(
+                setting,
+                len(seeds),
+                mae,
+                std,
+                statistics.fmean(r["test"]["corr"] for r in reports),
+                statistics.fmean(r["test"]["acc2_non0"] for r in reports),
+                statistics.fmean(r["test"]["acc7"] for r in reports),
+                statistics.fmean(r["valid"]["mae"] for r in reports),
+                statistics.fmean(r["selected_epoch"] for r in reports),
+                statistics.fmean(seconds),
+                maes,
+                error=mae,
+            )
+        )
     return rows
 
 
 def table(rows: list[AblationRow]) -> str:
-    lines = ["| setting | test MAE (mean ± std) | test Corr | Acc-2 non0 | Acc-7 | valid MAE | epoch | s / run |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | test MAE (mean ± std) | test Corr | Acc-2 non0 | Acc-7 | valid MAE | epoch | s / run |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r.setting} | {r.test_mae:.4f} ± {r.test_mae_std:.4f} | {r.test_corr:.3f} | {100 * r.test_acc2_non0:.1f} | "
-                     f"{100 * r.test_acc7:.1f} | {r.valid_mae:.4f} | {r.selected_epoch:.1f} | {r.seconds_per_run:.0f} |")
+        lines.append(
+            f"| {r.setting} | {r.test_mae:.4f} ± {r.test_mae_std:.4f} | {r.test_corr:.3f} | {100 * r.test_acc2_non0:.1f} | "
+            f"{100 * r.test_acc7:.1f} | {r.valid_mae:.4f} | {r.selected_epoch:.1f} | {r.seconds_per_run:.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -104,12 +115,24 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.out or tmp)
         rows = run(seeds=args.seeds, weight=args.weight, quick=args.quick, device=args.device, out=out)
-    meta = run_metadata("sentiment-ablation", list(argv or []), device=args.device, seed=args.seeds[0], seeds=args.seeds,
-                        data="synthetic defaults, data seed 0", quick=args.quick)
+    meta = run_metadata(
+        "sentiment-ablation",
+        list(argv or []),
+        device=args.device,
+        seed=args.seeds[0],
+        seeds=args.seeds,
+        data="synthetic defaults, data seed 0",
+        quick=args.quick,
+    )
     all_terms, none = rows[0], rows[1]
     diff = none.test_mae - all_terms.test_mae
-    pooled = (all_terms.test_mae_std ** 2 / all_terms.seeds + none.test_mae_std ** 2 / none.seeds) ** 0.5
-    verdict = [(f"MI terms vs none: test MAE {all_terms.test_mae:.4f} vs {none.test_mae:.4f} "
-                f"(difference {diff:+.4f}, standard error of the difference {pooled:.4f}; positive = the terms help)")]
-    return finish(rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline,
-                  tolerance=args.tolerance, key=lambda r: (r["setting"],))
+    pooled = (all_terms.test_mae_std**2 / all_terms.seeds + none.test_mae_std**2 / none.seeds) ** 0.5
+    verdict = [
+        (
+            f"MI terms vs none: test MAE {all_terms.test_mae:.4f} vs {none.test_mae:.4f} "
+            f"(difference {diff:+.4f}, standard error of the difference {pooled:.4f}; positive = the terms help)"
+        )
+    ]
+    return finish(
+        rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=lambda r: (r["setting"],)
+    )

@@ -60,8 +60,15 @@ def _write_files(out: Path, *, quick: bool) -> None:
 
 def run(*, epochs: int, device: str, quick: bool, tmp: Path, text_mode: str = "cached") -> list[SpeedRow]:
     _write_files(tmp / "mosi", quick=quick)
-    base = TrainConfig(data="mosi_unaligned", data_dir=str(tmp / "mosi"), epochs=epochs, progress=False, device=device,
-                       cache_dir=str(tmp / "text_cache"), text_mode=text_mode)
+    base = TrainConfig(
+        data="mosi_unaligned",
+        data_dir=str(tmp / "mosi"),
+        epochs=epochs,
+        progress=False,
+        device=device,
+        cache_dir=str(tmp / "text_cache"),
+        text_mode=text_mode,
+    )
     if quick:
         base = base.with_options(d=16, fusion_len=8, fusion_blocks=1, batch_size=32)
     rows = []
@@ -75,17 +82,33 @@ def run(*, epochs: int, device: str, quick: bool, tmp: Path, text_mode: str = "c
             return statistics.fmean(row.get(key, 0.0) for row in history)
 
         train_s = mean("seconds_train")
-        rows.append(SpeedRow(setting, len(history), mean("seconds_epoch"), train_s, mean("seconds_bank"), mean("seconds_stage1"),
-                             mean("seconds_stage2"), mean("seconds_mi_forward"), mean("seconds_epoch") - train_s, error=train_s))
+        rows.append(
+            SpeedRow(
+                setting,
+                len(history),
+                mean("seconds_epoch"),
+                train_s,
+                mean("seconds_bank"),
+                mean("seconds_stage1"),
+                mean("seconds_stage2"),
+                mean("seconds_mi_forward"),
+                mean("seconds_epoch") - train_s,
+                error=train_s,
+            )
+        )
     return rows
 
 
 def table(rows: list[SpeedRow]) -> str:
-    lines = ["| setting | s / epoch | training | bank + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | s / epoch | training | bank + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r.setting} | {r.seconds_epoch:.1f} | {r.seconds_train:.1f} | {r.seconds_bank:.2f} | {r.seconds_stage1:.2f} | "
-                     f"{r.seconds_stage2:.1f} | {r.seconds_mi_forward:.2f} | {r.seconds_eval:.1f} |")
+        lines.append(
+            f"| {r.setting} | {r.seconds_epoch:.1f} | {r.seconds_train:.1f} | {r.seconds_bank:.2f} | {r.seconds_stage1:.2f} | "
+            f"{r.seconds_stage2:.1f} | {r.seconds_mi_forward:.2f} | {r.seconds_eval:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -93,8 +116,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks sentiment-speed", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per setting; the first is not timed when > 1 (default 3)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--text-mode", choices=("cached", "features"), default="cached",
-                        help="cached MiniLM states (default) or the files' GloVe-like word vectors (no transformers needed)")
+    parser.add_argument(
+        "--text-mode",
+        choices=("cached", "features"),
+        default="cached",
+        help="cached MiniLM states (default) or the files' GloVe-like word vectors (no transformers needed)",
+    )
     parser.add_argument("--quick", action="store_true", help="tiny files and model: checks the pipeline only")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
     parser.add_argument("--baseline", help="stored JSON to compare training seconds per epoch against")
@@ -104,9 +131,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = run(epochs=args.epochs, device=args.device, quick=args.quick, tmp=Path(tmp), text_mode=args.text_mode)
     with_mi, without = rows
     share = 1 - without.seconds_train / with_mi.seconds_train
-    verdict = [(f"MI share of a training epoch: {100 * share:.1f}% (target <= {100 * TARGET_SHARE:.0f}%): "
-                f"{'PASS' if share <= TARGET_SHARE else 'MISS'}")]
-    meta = run_metadata("sentiment-speed", list(argv or []), device=args.device, seed=0, quick=args.quick, text_mode=args.text_mode,
-                        data="MOSI-shaped synthetic MulT/MMIM files" if not args.quick else "tiny MulT/MMIM files")
-    return finish(rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline,
-                  tolerance=args.tolerance, key=lambda r: (r["setting"],))
+    verdict = [
+        (f"MI share of a training epoch: {100 * share:.1f}% (target <= {100 * TARGET_SHARE:.0f}%): {'PASS' if share <= TARGET_SHARE else 'MISS'}")
+    ]
+    meta = run_metadata(
+        "sentiment-speed",
+        list(argv or []),
+        device=args.device,
+        seed=0,
+        quick=args.quick,
+        text_mode=args.text_mode,
+        data="MOSI-shaped synthetic MulT/MMIM files" if not args.quick else "tiny MulT/MMIM files",
+    )
+    return finish(
+        rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=lambda r: (r["setting"],)
+    )

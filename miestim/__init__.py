@@ -5,8 +5,8 @@ All information quantities are in nats.
 
 from . import distributed, functional, gaussian, sampling, tasks, validation
 from .cmine import CMINE
-from .decompose import Decomposition, decompose
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
+from .decompose import Decomposition, decompose
 from .estimate import estimate_mi
 from .estimate_cmi import estimate_cmi
 from .estimators import DV, ESTIMATORS, JS, MINE, NWJ, SMILE, TUBA, InfoNCE, InterpolatedBound, LogBaseline, MIEstimator

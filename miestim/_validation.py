@@ -11,7 +11,8 @@ import difflib
 import inspect
 import numbers
 import warnings
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,10 +52,7 @@ def _to_numpy_or_tensor(value: Any, name: str) -> np.ndarray | torch.Tensor:
             return np.asarray(value)
         except ValueError as err:
             raise ValueError(f"{name} must be a rectangular array; got a ragged sequence ({err}).") from None
-    raise TypeError(
-        f"{name} must be a numpy array or torch tensor of shape (n_samples, n_features); "
-        f"got {type(value).__name__}."
-    )
+    raise TypeError(f"{name} must be a numpy array or torch tensor of shape (n_samples, n_features); got {type(value).__name__}.")
 
 
 def _check_numeric_dtype(kind: str, dtype: Any, name: str) -> None:
@@ -132,9 +130,7 @@ def as_sample_matrix(
     if tensor.ndim == 1:
         tensor = tensor.unsqueeze(1)
     if tensor.ndim != 2:
-        raise ValueError(
-            f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features); got shape {tuple(tensor.shape)}."
-        )
+        raise ValueError(f"{name} must be 1-D (n_samples,) or 2-D (n_samples, n_features); got shape {tuple(tensor.shape)}.")
     if tensor.shape[1] == 0:
         raise ValueError(f"{name} must have at least one feature column; got shape {tuple(tensor.shape)}.")
     if tensor.shape[0] < min_samples:
@@ -274,9 +270,7 @@ def check_kwargs(value: Any, *, name: str, target: Callable[..., Any] | None = N
     accepted = [p.name for p in parameters if p.kind in kinds and p.name not in set(exclude)]
     unknown = [key for key in value if key not in accepted]
     if unknown:
-        raise TypeError(
-            f"{name} has unknown option(s) {unknown} for {label}; it accepts {accepted}.{did_you_mean(str(unknown[0]), accepted)}"
-        )
+        raise TypeError(f"{name} has unknown option(s) {unknown} for {label}; it accepts {accepted}.{did_you_mean(str(unknown[0]), accepted)}")
     return dict(value)
 
 
@@ -301,10 +295,7 @@ def resolve_device(device: torch.device | str | None, *tensors: Any) -> torch.de
             raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0'; got {device!r}.") from err
     devices = {t.device for t in tensors if isinstance(t, torch.Tensor)}
     if len(devices) > 1:
-        raise ValueError(
-            f"input tensors live on different devices {sorted(map(str, devices))}; move them to one device "
-            "or pass device=."
-        )
+        raise ValueError(f"input tensors live on different devices {sorted(map(str, devices))}; move them to one device or pass device=.")
     return devices.pop() if devices else torch.device("cpu")
 
 

@@ -1,8 +1,8 @@
 """The ``miestim`` command line (also ``python -m miestim``).
 
-    miestim validate --suite quick                                   # the default estimator on the quick suite
-    miestim validate --estimator infonce --suite standard --jobs 2 --json runs/infonce.json --plot runs/infonce.png
-    miestim validate --callable mypackage.estimators:ksg --suite quick  # your own f(x, y) -> float
+miestim validate --suite quick                                   # the default estimator on the quick suite
+miestim validate --estimator infonce --suite standard --jobs 2 --json runs/infonce.json --plot runs/infonce.png
+miestim validate --callable mypackage.estimators:ksg --suite quick  # your own f(x, y) -> float
 """
 
 from __future__ import annotations
@@ -49,12 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(prog="miestim", description="miestim: mutual-information estimation for PyTorch.")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("validate", help="run an estimator over a suite of ground-truth tasks and print the table",
-                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    run = sub.add_parser(
+        "validate",
+        help="run an estimator over a suite of ground-truth tasks and print the table",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     which = run.add_mutually_exclusive_group()
     which.add_argument("--estimator", default="default", help="'default' (estimate_mi's defaults) or an estimator name, e.g. smile, infonce")
-    which.add_argument("--callable", dest="function", metavar="MODULE:FUNCTION",
-                       help="your own estimator: f(x, y) -> float or EstimateResult (CMI suite: f(x, y, z))")
+    which.add_argument(
+        "--callable",
+        dest="function",
+        metavar="MODULE:FUNCTION",
+        help="your own estimator: f(x, y) -> float or EstimateResult (CMI suite: f(x, y, z))",
+    )
     run.add_argument("--suite", choices=list(SUITES), default="quick", help="default quick")
     run.add_argument("--n", type=int, help="samples per task (default: the suite's)")
     run.add_argument("--seeds", type=int, help="number of seeds 0..S-1 (default: the suite's)")
@@ -76,9 +84,11 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     meta = report.meta
-    print(f"# miestim validate: {report.estimator} on the {report.suite} suite\n\n"
-          f"`miestim {' '.join(argv)}` · n={report.n} · seeds {list(report.seeds)} · {meta['seconds']:.0f} s · "
-          f"miestim {meta['miestim']} · torch {meta['torch']} · {meta['threads']} threads · {meta['date']}\n")
+    print(
+        f"# miestim validate: {report.estimator} on the {report.suite} suite\n\n"
+        f"`miestim {' '.join(argv)}` · n={report.n} · seeds {list(report.seeds)} · {meta['seconds']:.0f} s · "
+        f"miestim {meta['miestim']} · torch {meta['torch']} · {meta['threads']} threads · {meta['date']}\n"
+    )
     print(report.to_markdown())
     for path, write in ((args.json, lambda p: _write(p, report.to_json())), (args.plot, report.plot)):
         if path:

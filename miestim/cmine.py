@@ -2,7 +2,7 @@ r"""CMINE: conditional MI from a classifier of joint versus k-NN product triples
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from .critics import ConcatCritic, SeparableCritic
@@ -37,6 +39,13 @@ class GaussianCopulaCritic(SeparableCritic):
         covariance: ``(x_dim + y_dim, x_dim + y_dim)`` positive-definite model covariance.
         x_dim: how many leading coordinates are ``x``.
     """
+
+    mean_x: torch.Tensor
+    mean_y: torch.Tensor
+    weight: torch.Tensor
+    quad_x: torch.Tensor
+    quad_y: torch.Tensor
+    model_mi: torch.Tensor
 
     def __init__(self, mean: torch.Tensor, covariance: torch.Tensor, *, x_dim: int) -> None:
         # Skip SeparableCritic's MLPs: the embeddings here are closed-form.
@@ -75,11 +84,11 @@ class GaussianCopulaCritic(SeparableCritic):
         if n < 2:
             raise ValueError(f"fitting a Gaussian needs at least 2 samples; got {n}.")
 
-        def blocks():
+        def blocks() -> Iterator[torch.Tensor]:
             for start in range(0, n, block_rows):
                 yield torch.cat([x[start : start + block_rows], y[start : start + block_rows]], dim=1).to(torch.float64)
 
-        mean = sum(b.sum(dim=0) for b in blocks()) / n
+        mean = torch.stack([b.sum(dim=0) for b in blocks()]).sum(dim=0) / n
         scatter = torch.zeros(p, p, dtype=torch.float64, device=x.device)
         fourth = torch.zeros((), dtype=torch.float64, device=x.device)
         for b in blocks():
@@ -109,6 +118,7 @@ class GaussianCopulaCritic(SeparableCritic):
 def _zero_last_layer(net: torch.nn.Sequential) -> None:
     # The residual's output starts at exactly zero, so training starts from the Gaussian solution.
     last = net[-1]
+    assert isinstance(last, torch.nn.Linear)
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
 

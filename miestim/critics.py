@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -191,8 +192,7 @@ def make_critic(critic: str | Critic, x_dim: int, y_dim: int, **kwargs: Any) -> 
         return critic
     if isinstance(critic, nn.Module):
         raise TypeError(
-            f"critic must be a name in {sorted(_CRITICS)} or a miestim.Critic subclass returning an (n, n) score matrix; "
-            f"got {type(critic).__name__}."
+            f"critic must be a name in {sorted(_CRITICS)} or a miestim.Critic subclass returning an (n, n) score matrix; got {type(critic).__name__}."
         )
     name = check_choice(critic, name="critic", choices=_CRITICS)
     kwargs = check_kwargs(kwargs, name="critic_kwargs", target=_CRITICS[name], exclude=("x_dim", "y_dim"))

@@ -14,7 +14,7 @@ from .critics import Critic, SeparableCritic
 from .estimators import JS
 from .heldout import dv_rows, row_scores
 from .result import TrainingHistory
-from .training import RankGaussianizer, Standardizer, seeded_init, take_rows, train_module
+from .training import RankGaussianizer, Scaler, Standardizer, seeded_init, take_rows, train_module
 
 __all__ = ["FAMILIES", "Budget", "FoldReport", "crossfit_rows", "fold_splits"]
 
@@ -48,7 +48,7 @@ class FoldReport:
     n_train: int
     n_validation: int
     n_test: int
-    history: TrainingHistory = TrainingHistory()
+    history: TrainingHistory = field(default_factory=TrainingHistory)
     readout: dict[str, float] = field(default_factory=dict)
 
 
@@ -67,7 +67,7 @@ def fold_splits(n: int, folds: int, validation_fraction: float, *, generator: to
     for k, test in enumerate(parts):
         rest = torch.cat([p for j, p in enumerate(parts) if j != k])
         rest = rest[torch.randperm(rest.numel(), generator=generator)]
-        n_val = max(2, int(round(rest.numel() * validation_fraction)))
+        n_val = max(2, round(rest.numel() * validation_fraction))
         if rest.numel() - n_val < 2 or test.numel() < 4:
             raise ValueError(f"{n} samples are too few for {folds} folds: a fold has {test.numel()} test and {rest.numel() - n_val} training rows.")
         splits.append(_FoldRows(train=rest[n_val:], validation=rest[:n_val], test=test))
@@ -146,6 +146,64 @@ def _neural_critic(family: str, anchor: GaussianCopulaCritic) -> tuple[Critic, i
     return SeparableCritic(anchor.x_dim, anchor.y_dim), 256, 4096
 
 
+@dataclass(frozen=True)
+class _Fold:
+    """One fold's data: the full inputs, its training rows and scalers, and its scaled validation rows."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    train: torch.Tensor
+    sx: Scaler | None
+    sy: Scaler | None
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    gaussian_rows: torch.Tensor
+
+
+def _fit_family(
+    family: str, anchor: GaussianCopulaCritic, fold: _Fold, *, budget: Budget, generator: torch.Generator, progress: bool | None, label: str
+) -> tuple[Critic, TrainingHistory, int]:
+    """Train one neural family on the fold (JS objective, early stopping, screened against the Gaussian critic)."""
+    init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    with seeded_init(init_seed, fold.x.device):
+        critic, batch_cap, block = _neural_critic(family, anchor)
+    module = JS(anchor.x_dim, anchor.y_dim, critic=critic.to(fold.x.device), global_batch=False)
+    block = min(block, budget.eval_batch_size)
+    last: dict[str, torch.Tensor] = {}
+
+    def loss(idx: torch.Tensor) -> torch.Tensor:
+        batch = fold.train[idx]
+        xb, yb = take_rows(fold.x, batch, fold.sx), take_rows(fold.y, batch, fold.sy)
+        if family == "joint":
+            return sampled_js_loss(module.critic, xb, yb, negatives=JOINT_NEGATIVES, generator=generator)
+        return -module(xb, yb)
+
+    def validate(trained: JS) -> float:
+        last["rows"] = _js_rows(trained.critic, fold.x_val, fold.y_val, block)
+        return float(last["rows"].mean())
+
+    def losing(evaluations: int) -> bool:
+        return evaluations == SCREEN_EVALUATIONS and not _significant_gain(last["rows"], fold.gaussian_rows, SELECTION_MARGIN)
+
+    module, history = train_module(
+        module,
+        loss,
+        validate,
+        n_train=fold.train.numel(),
+        batch_size=min(budget.batch_size, batch_cap),
+        lr=budget.lr,
+        max_steps=budget.max_steps,
+        eval_every=budget.eval_every,
+        patience=budget.patience,
+        generator=generator,
+        progress=progress,
+        description=f"estimate_mi[auto: {family}, {label}]",
+        term="training loss (minus the JS objective)",
+        stop_if=losing,
+    )
+    return module.critic, history, block
+
+
 def crossfit_rows(
     x: torch.Tensor,
     y: torch.Tensor,
@@ -153,7 +211,7 @@ def crossfit_rows(
     folds: int,
     validation_fraction: float,
     families: tuple[str, ...],
-    scaler: type[Standardizer] | type[RankGaussianizer] | None,
+    scaler: type[Standardizer | RankGaussianizer] | None,
     budget: Budget,
     generator: torch.Generator,
     progress: bool | None,
@@ -184,42 +242,21 @@ def crossfit_rows(
             if family == "gaussian":
                 continue
             start = time.perf_counter()
-            init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-            with seeded_init(init_seed, x.device):
-                critic, batch_cap, block = _neural_critic(family, anchor)
-            critic = critic.to(x.device)
-            module = JS(anchor.x_dim, anchor.y_dim, critic=critic, global_batch=False)
-            block = min(block, budget.eval_batch_size)
-
-            def loss(idx: torch.Tensor, module: JS = module, sx=sx, sy=sy, train=rows.train, joint=family == "joint") -> torch.Tensor:
-                batch = train[idx]
-                xb, yb = take_rows(x, batch, sx), take_rows(y, batch, sy)
-                return sampled_js_loss(module.critic, xb, yb, negatives=JOINT_NEGATIVES, generator=generator) if joint else -module(xb, yb)
-
-            last: dict[str, torch.Tensor] = {}
-
-            def validate(trained: JS, block: int = block, last: dict[str, torch.Tensor] = last) -> float:
-                last["rows"] = _js_rows(trained.critic, x_val, y_val, block)
-                return float(last["rows"].mean())
-
-            def losing(evaluations: int, last: dict[str, torch.Tensor] = last) -> bool:
-                return evaluations == SCREEN_EVALUATIONS and not _significant_gain(last["rows"], val_rows["gaussian"], SELECTION_MARGIN)
-
-            module, histories[family] = train_module(
-                module, loss, validate, n_train=rows.train.numel(), batch_size=min(budget.batch_size, batch_cap), lr=budget.lr,
-                max_steps=budget.max_steps, eval_every=budget.eval_every, patience=budget.patience, generator=generator,
-                progress=progress, description=f"estimate_mi[auto: {family}, fold {k + 1}/{folds}]", term="training loss (minus the JS objective)",
-                stop_if=losing,
+            fold = _Fold(x, y, rows.train, sx, sy, x_val, y_val, val_rows["gaussian"])
+            critic, histories[family], block = _fit_family(
+                family, anchor, fold, budget=budget, generator=generator, progress=progress, label=f"fold {k + 1}/{folds}"
             )
-            critics[family], blocks[family] = module.critic, block
-            val_rows[family] = _js_rows(module.critic, x_val, y_val, block)
+            critics[family], blocks[family] = critic, block
+            val_rows[family] = _js_rows(critic, x_val, y_val, block)
             seconds[family] = time.perf_counter() - start
         readouts = {name: float(_readout(c, anchor, x_val, y_val, blocks[name]).mean()) for name, c in critics.items()}
         family = _choose(val_rows, readouts, margin=SELECTION_MARGIN)
         scores = {name: float(values.mean()) for name, values in val_rows.items()}
         x_test, y_test = take_rows(x, rows.test, sx), take_rows(y, rows.test, sy)
         values[rows.test] = _readout(critics[family], anchor, x_test, y_test, blocks[family])
-        reports.append(FoldReport(family, scores, seconds, rows.train.numel(), rows.validation.numel(), rows.test.numel(), histories[family], readouts))
+        reports.append(
+            FoldReport(family, scores, seconds, rows.train.numel(), rows.validation.numel(), rows.test.numel(), histories[family], readouts)
+        )
         kept.append(critics[family])
     return values, reports, kept
 
@@ -231,4 +268,3 @@ def _readout(critic: Critic, anchor: GaussianCopulaCritic, x: torch.Tensor, y: t
     joint, log_z = row_scores(critic, x, y, block_size=block)
     anchored = isinstance(critic, (SeparableResidualCritic, JointResidualCritic))
     return dv_rows(joint, log_z, anchor_log_z=row_scores(anchor, x, y, block_size=block)[1] if anchored else None)
-

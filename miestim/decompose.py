@@ -30,8 +30,9 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import torch
 
@@ -93,10 +94,16 @@ class Decomposition:
     def to_dict(self) -> dict[str, Any]:
         """Plain-Python record (JSON-serialisable): the terms, standard errors, components and identities."""
         return {
-            "invariant": self.invariant, "complementary": self.complementary, "specific": dict(self.specific),
-            "fusion": dict(self.fusion), "stderr": self.stderr,
+            "invariant": self.invariant,
+            "complementary": self.complementary,
+            "specific": dict(self.specific),
+            "fusion": dict(self.fusion),
+            "stderr": self.stderr,
             "components": {k: {"value": r.value, "stderr": r.stderr, "method": r.method} for k, r in self.components.items()},
-            "identities": dict(self.identities), "anchor": self.anchor, "method": self.method, "seconds": self.seconds,
+            "identities": dict(self.identities),
+            "anchor": self.anchor,
+            "method": self.method,
+            "seconds": self.seconds,
             "units": self.units,
         }
 
@@ -268,8 +275,9 @@ def decompose(
 
     common = {"seed": seed, "progress": progress, "device": dev}
     # Terms are differences of CMIs, so the low-variance mean log-ratio readout is the default.
-    est = _Estimates(data, mi_kwargs={"estimator": mi_estimator, **common, **mi_kwargs},
-                     cmi_kwargs={"readout": "mean_log_ratio", **common, **cmi_kwargs})
+    est = _Estimates(
+        data, mi_kwargs={"estimator": mi_estimator, **common, **mi_kwargs}, cmi_kwargs={"readout": "mean_log_ratio", **common, **cmi_kwargs}
+    )
     others = [m for m in modalities if m != anchor]
     a = anchor
 

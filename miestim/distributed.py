@@ -33,7 +33,8 @@ the same gathers — or the processes wait for each other forever.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence, overload
+from collections.abc import Iterable, Sequence
+from typing import Any, overload
 
 import torch
 import torch.distributed as dist
@@ -234,6 +235,4 @@ def check_same_on_every_rank(values: dict[str, int], *, what: str) -> None:
     for rank, theirs in enumerate(every):
         if not torch.equal(theirs, every[0]):
             got = dict(zip(values, theirs.tolist()))
-            raise ValueError(
-                f"every rank must pass the same {what}; rank 0 has {dict(zip(values, every[0].tolist()))} and rank {rank} has {got}."
-            )
+            raise ValueError(f"every rank must pass the same {what}; rank 0 has {dict(zip(values, every[0].tolist()))} and rank {rank} has {got}.")

@@ -16,18 +16,28 @@ from ._validation import (
     check_constant_columns,
     check_kwargs,
     check_optional_bool,
-    check_positive_int,
     check_positive_float,
+    check_positive_int,
     make_generator,
     resolve_device,
 )
 from .critics import Critic
 from .crossfit import FAMILIES, Budget, crossfit_rows
-from .heldout import summarize_rows
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import MIEstimator, make_estimator
+from .heldout import summarize_rows
 from .result import EstimateResult
-from .training import check_finite_estimate, combine_batches, eval_batches, jackknife_bound, random_split, resolve_scaler, seeded_init, take_rows, train_module
+from .training import (
+    check_finite_estimate,
+    combine_batches,
+    eval_batches,
+    jackknife_bound,
+    random_split,
+    resolve_scaler,
+    seeded_init,
+    take_rows,
+    train_module,
+)
 
 __all__ = ["estimate_mi"]
 
@@ -265,11 +275,24 @@ def estimate_mi(
         families = _resolve_families(families)
         if critic != "separable" or critic_kwargs or estimator_kwargs:
             raise ValueError("estimator='auto' chooses its own critics; critic, critic_kwargs and estimator_kwargs apply to named estimators only.")
-        budget = Budget(batch_size=batch_size, lr=lr, max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=3000),
-                        eval_every=eval_every, patience=patience, eval_batch_size=eval_batch_size)
+        budget = Budget(
+            batch_size=batch_size,
+            lr=lr,
+            max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=3000),
+            eval_every=eval_every,
+            patience=patience,
+            eval_batch_size=eval_batch_size,
+        )
         values, reports, critics = crossfit_rows(
-            x_t, y_t, folds=folds, validation_fraction=split[1] / (split[0] + split[1]), families=families, scaler=scaler,
-            budget=budget, generator=generator, progress=progress,
+            x_t,
+            y_t,
+            folds=folds,
+            validation_fraction=split[1] / (split[0] + split[1]),
+            families=families,
+            scaler=scaler,
+            budget=budget,
+            generator=generator,
+            progress=progress,
         )
         value, stderr = summarize_rows(values)
         if distributed:
@@ -278,10 +301,24 @@ def estimate_mi(
         check_finite_estimate(value, description="estimate_mi[auto]")
         chosen = [r.family for r in reports]
         return EstimateResult(
-            value=value, stderr=stderr, history=reports[0].history, estimator=torch.nn.ModuleList(critics), seconds=time.perf_counter() - start,
-            quantity="I(X;Y)", method="auto", n_train=reports[0].n_train, n_validation=reports[0].n_validation, n_test=n,
-            extra={"family": Counter(chosen).most_common(1)[0][0], "families": chosen, "folds": folds,
-                   "validation": [r.validation for r in reports], "validation_readout": [r.readout for r in reports], "family_seconds": [r.seconds for r in reports]},
+            value=value,
+            stderr=stderr,
+            history=reports[0].history,
+            estimator=torch.nn.ModuleList(critics),
+            seconds=time.perf_counter() - start,
+            quantity="I(X;Y)",
+            method="auto",
+            n_train=reports[0].n_train,
+            n_validation=reports[0].n_validation,
+            n_test=n,
+            extra={
+                "family": Counter(chosen).most_common(1)[0][0],
+                "families": chosen,
+                "folds": folds,
+                "validation": [r.validation for r in reports],
+                "validation_readout": [r.readout for r in reports],
+                "family_seconds": [r.seconds for r in reports],
+            },
             evaluated_on=f"every row once, by a critic of a {folds}-fold cross-fit that neither trained nor stopped on it",
             row_values=values,
         )
@@ -294,7 +331,10 @@ def estimate_mi(
         estimator_kwargs.setdefault("global_batch", False)
     with seeded_init(init_seed, dev):
         module = make_estimator(
-            estimator, x_t.shape[1], y_t.shape[1], **({"critic": critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
+            estimator,
+            x_t.shape[1],
+            y_t.shape[1],
+            **({"critic": critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
             **estimator_kwargs,
         ).to(dev)
     if not distributed and module.scores_global_batch:
@@ -321,16 +361,34 @@ def estimate_mi(
         return held_out_mi(trained, x_val, y_val, batch_size=eval_batch_size, groups=0, validation=True)[0]
 
     module, history = train_module(
-        module, loss, validate,
-        n_train=n_train, batch_size=batch_size, lr=lr, max_steps=steps, eval_every=eval_every,
-        patience=patience, generator=generator, progress=progress, description=f"estimate_mi[{module.name}]",
-        term=f"training loss (minus the {module.name} objective)", distributed=distributed,
+        module,
+        loss,
+        validate,
+        n_train=n_train,
+        batch_size=batch_size,
+        lr=lr,
+        max_steps=steps,
+        eval_every=eval_every,
+        patience=patience,
+        generator=generator,
+        progress=progress,
+        description=f"estimate_mi[{module.name}]",
+        term=f"training loss (minus the {module.name} objective)",
+        distributed=distributed,
     )
     value, stderr = held_out_mi(module, x_test, y_test, batch_size=eval_batch_size)
     if distributed:
         value, stderr = broadcast_values([value, stderr])
     check_finite_estimate(value, description=f"estimate_mi[{module.name}]")
     return EstimateResult(
-        value=value, stderr=stderr, history=history, estimator=module, seconds=time.perf_counter() - start,
-        quantity="I(X;Y)", method=module.name, n_train=n_train, n_validation=x_val.shape[0], n_test=x_test.shape[0],
+        value=value,
+        stderr=stderr,
+        history=history,
+        estimator=module,
+        seconds=time.perf_counter() - start,
+        quantity="I(X;Y)",
+        method=module.name,
+        n_train=n_train,
+        n_validation=x_val.shape[0],
+        n_test=x_test.shape[0],
     )

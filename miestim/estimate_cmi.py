@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -300,7 +301,9 @@ def estimate_cmi(
     distributed = resolve_distributed(distributed)
     world = get_world_size() if distributed else 1
     if distributed:
-        check_same_on_every_rank({"n": n, "x columns": x_t.shape[1], "y columns": y_t.shape[1], "z columns": z_t.shape[1]}, what="estimate_cmi's data")
+        check_same_on_every_rank(
+            {"n": n, "x columns": x_t.shape[1], "y columns": y_t.shape[1], "z columns": z_t.shape[1]}, what="estimate_cmi's data"
+        )
         if seed is None:
             seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
@@ -358,10 +361,20 @@ def estimate_cmi(
         return float(_READOUT_FUNCTIONS[readout](joint.double(), product.double()))
 
     module, history = train_module(
-        module, loss, validate,
-        n_train=x_tr.shape[0], batch_size=batch_size, lr=lr, max_steps=steps, eval_every=eval_every,
-        patience=patience, generator=generator, progress=progress, description="estimate_cmi[cmine]",
-        term="training loss (the CMINE classifier's cross-entropy)", distributed=distributed,
+        module,
+        loss,
+        validate,
+        n_train=x_tr.shape[0],
+        batch_size=batch_size,
+        lr=lr,
+        max_steps=steps,
+        eval_every=eval_every,
+        patience=patience,
+        generator=generator,
+        progress=progress,
+        description="estimate_cmi[cmine]",
+        term="training loss (the CMINE classifier's cross-entropy)",
+        distributed=distributed,
     )
     readouts = jackknife_readouts(*_held_out_logits(module, x_te, y_te, z_te, x_te_product, distributed=distributed))
     if distributed:
@@ -373,7 +386,15 @@ def estimate_cmi(
     extra: dict[str, Any] = {name: v for name, (v, _) in readouts.items()}
     extra.update(stderrs={name: se for name, (_, se) in readouts.items()}, k=k, resample=resample, discrete_z=train_sampler.discrete_)
     return EstimateResult(
-        value=value, stderr=stderr, history=history, estimator=module, seconds=time.perf_counter() - start,
-        quantity="I(X;Y|Z)", method=f"cmine-{readout}", n_train=x_tr.shape[0], n_validation=x_val.shape[0],
-        n_test=x_te.shape[0], extra=extra,
+        value=value,
+        stderr=stderr,
+        history=history,
+        estimator=module,
+        seconds=time.perf_counter() - start,
+        quantity="I(X;Y|Z)",
+        method=f"cmine-{readout}",
+        n_train=x_tr.shape[0],
+        n_validation=x_val.shape[0],
+        n_test=x_te.shape[0],
+        extra=extra,
     )

@@ -27,7 +27,7 @@ class TrainingHistory:
 
 @dataclass(frozen=True)
 class EstimateResult:
-    """An MI or CMI estimate with its uncertainty.
+    r"""An MI or CMI estimate with its uncertainty.
 
     Attributes:
         value: the estimate in nats, computed on the held-out test split only (samples

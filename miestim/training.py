@@ -6,19 +6,34 @@ import contextlib
 import copy
 import math
 import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from ._reduction import column_sum
-from .distributed import average_gradients, broadcast_module, broadcast_values, is_main_process
 from ._validation import check_fraction, check_positive_int, did_you_mean, warn_shrunk_batch
+from .distributed import average_gradients, broadcast_module, broadcast_values, is_main_process
 from .result import TrainingHistory
 
-__all__ = ["SCALERS", "RankGaussianizer", "Split", "Standardizer", "check_finite_estimate", "combine_batches", "eval_batches", "jackknife_bound", "random_split", "resolve_scaler", "seeded_init", "take_rows", "train_module"]
+__all__ = [
+    "SCALERS",
+    "RankGaussianizer",
+    "Split",
+    "Standardizer",
+    "check_finite_estimate",
+    "combine_batches",
+    "eval_batches",
+    "jackknife_bound",
+    "random_split",
+    "resolve_scaler",
+    "seeded_init",
+    "take_rows",
+    "train_module",
+]
 
 
 @dataclass(frozen=True)
@@ -128,7 +143,7 @@ class RankGaussianizer:
 SCALERS: dict[str, type[Standardizer | RankGaussianizer]] = {"zscore": Standardizer, "rank": RankGaussianizer}
 
 
-def resolve_scaler(standardize: bool | str) -> type[Standardizer] | type[RankGaussianizer] | None:
+def resolve_scaler(standardize: bool | str) -> type[Standardizer | RankGaussianizer] | None:
     """The scaler class for ``standardize`` (``True`` means ``"zscore"``, ``False`` none)."""
     if isinstance(standardize, bool):
         return Standardizer if standardize else None
@@ -177,7 +192,9 @@ def minibatches(n: int, batch_size: int, *, generator: torch.Generator) -> Itera
             yield order[start : start + batch_size]
 
 
-def jackknife_bound(bound: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], scores: torch.Tensor, context: torch.Tensor, *, groups: int) -> tuple[float, float]:
+def jackknife_bound(
+    bound: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], scores: torch.Tensor, context: torch.Tensor, *, groups: int
+) -> tuple[float, float]:
     r"""A bound on one held-out score matrix and its delete-a-group jackknife standard error.
 
     The ``n`` samples are cut into ``G`` contiguous groups; :math:`\hat\theta_{(g)}` is the

@@ -60,14 +60,17 @@ def test_readouts_use_clipped_logits(batch):
     assert float(cmine.estimate(x, y, z, readout="mean_log_ratio").detach()) == pytest.approx(math.log(9), rel=1e-5)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda c, b: c(b[0][:, :1], b[1], b[2], b[3]), ValueError, r"x must have shape \(n, 2\)"),
-    (lambda c, b: c(b[0], b[1][:8], b[2], b[3]), ValueError, "same number of rows"),
-    (lambda c, b: c(b[0], b[1], b[2], b[3][:8]), ValueError, "x_product must have shape"),
-    (lambda c, b: c(b[0].numpy(), b[1], b[2], b[3]), TypeError, "x must be a torch.Tensor"),
-    (lambda c, b: c.estimate(*b[:3], readout="dv"), ValueError, "needs x_product"),
-    (lambda c, b: c.estimate(*b, readout="kl"), ValueError, "readout"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda c, b: c(b[0][:, :1], b[1], b[2], b[3]), ValueError, r"x must have shape \(n, 2\)"),
+        (lambda c, b: c(b[0], b[1][:8], b[2], b[3]), ValueError, "same number of rows"),
+        (lambda c, b: c(b[0], b[1], b[2], b[3][:8]), ValueError, "x_product must have shape"),
+        (lambda c, b: c(b[0].numpy(), b[1], b[2], b[3]), TypeError, "x must be a torch.Tensor"),
+        (lambda c, b: c.estimate(*b[:3], readout="dv"), ValueError, "needs x_product"),
+        (lambda c, b: c.estimate(*b, readout="kl"), ValueError, "readout"),
+    ],
+)
 def test_bad_calls_are_refused(batch, call, exc, match):
     with pytest.raises(exc, match=match):
         call(make(), batch)

@@ -11,7 +11,8 @@ from miestim.gaussian import CorrelatedGaussianTask
 
 
 @pytest.mark.parametrize(
-    "cls", [SeparableCritic, functools.partial(SeparableCritic, quadratic=True), ConcatCritic, BilinearCritic],
+    "cls",
+    [SeparableCritic, functools.partial(SeparableCritic, quadratic=True), ConcatCritic, BilinearCritic],
     ids=["separable", "separable-quadratic", "concat", "bilinear"],
 )
 def test_score_matrix_shape_and_pair_scores_are_its_diagonal(cls):

@@ -87,10 +87,12 @@ def test_chain_rule_method_recovers_gaussian_terms():
 
 def plugin_mi_bits(*columns: np.ndarray, given: np.ndarray | None = None) -> float:
     """Plug-in I(X;Y) or I(X;Y|Z) in bits of integer columns, from empirical entropies."""
+
     def entropy(*cols):
         counts = np.array(list(Counter(zip(*cols)).values()), dtype=float)
         p = counts / counts.sum()
         return float(-(p * np.log2(p)).sum())
+
     x, y = columns
     if given is None:
         return entropy(x) + entropy(y) - entropy(x, y)
@@ -100,19 +102,27 @@ def plugin_mi_bits(*columns: np.ndarray, given: np.ndarray | None = None) -> flo
 def discrete_truth(t, a, c) -> dict[str, float]:
     nats = math.log(2)
     syn = plugin_mi_bits(t, a, given=c) * nats
-    return {"Inv": plugin_mi_bits(t, a) * nats, "Comp": syn,
-            "Spec_t": plugin_mi_bits(t, c, given=a) * nats - syn, "Spec_a": plugin_mi_bits(a, c, given=t) * nats - syn}
+    return {
+        "Inv": plugin_mi_bits(t, a) * nats,
+        "Comp": syn,
+        "Spec_t": plugin_mi_bits(t, c, given=a) * nats - syn,
+        "Spec_a": plugin_mi_bits(a, c, given=t) * nats - syn,
+    }
 
 
 BITS = np.random.default_rng(5).integers(0, 2, size=(2, 4000))
 FAST = {"mi_kwargs": {"max_steps": 600}, "cmi_kwargs": {"max_steps": 600}, "progress": False}
 
 
-@pytest.mark.parametrize("t, a, c, only", [
-    (BITS[0], BITS[1], BITS[0] ^ BITS[1], "Comp"),  # XOR: complementary only
-    (BITS[0], BITS[0].copy(), BITS[0].copy(), "Inv"),  # a copied bit: invariant only
-    (BITS[0], BITS[1], BITS[1].copy(), "Spec_a"),  # target equals a modality: specific only
-], ids=["xor", "copied-bit", "target-is-a"])
+@pytest.mark.parametrize(
+    "t, a, c, only",
+    [
+        (BITS[0], BITS[1], BITS[0] ^ BITS[1], "Comp"),  # XOR: complementary only
+        (BITS[0], BITS[0].copy(), BITS[0].copy(), "Inv"),  # a copied bit: invariant only
+        (BITS[0], BITS[1], BITS[1].copy(), "Spec_a"),  # target equals a modality: specific only
+    ],
+    ids=["xor", "copied-bit", "target-is-a"],
+)
 def test_discrete_examples(t, a, c, only):
     truth = discrete_truth(t, a, c)
     assert truth[only] == pytest.approx(math.log(2), abs=0.01)
@@ -127,16 +137,37 @@ def test_three_modalities_fusion_reuse_and_presentation(tmp_path):
     t, a, v = rng.normal(size=(3, 600, 2))
     c = t[:, 0] + a[:, 0] + rng.normal(size=600)
     fused = np.c_[t, a, v] @ rng.normal(size=(6, 3))
-    d = miestim.decompose({"t": t, "a": a, "v": v}, c, fused=fused, anchor="a",
-                          mi_kwargs={"max_steps": 20}, cmi_kwargs={"max_steps": 20, "hidden": (8,)}, progress=False)
+    d = miestim.decompose(
+        {"t": t, "a": a, "v": v},
+        c,
+        fused=fused,
+        anchor="a",
+        mi_kwargs={"max_steps": 20},
+        cmi_kwargs={"max_steps": 20, "hidden": (8,)},
+        progress=False,
+    )
     assert d.anchor == "a" and list(d.specific) == ["t", "a", "v"] and list(d.fusion) == ["t", "a", "v"]
     # Each quantity is fitted once: I(a;C) serves both identities, I(F;m) each fusion term.
-    assert sorted(d.components) == sorted([
-        "I(a;t)", "I(a;v)", "I(a;t|C)", "I(a;v|C)", "I(t;C|a)", "I(v;C|a)", "I(a;C|t)", "I(a;C|v)",
-        "I(t;C)", "I(v;C)", "I(a;C)", "I(F;t)", "I(F;a)", "I(F;v)"])
+    assert sorted(d.components) == sorted(
+        [
+            "I(a;t)",
+            "I(a;v)",
+            "I(a;t|C)",
+            "I(a;v|C)",
+            "I(t;C|a)",
+            "I(v;C|a)",
+            "I(a;C|t)",
+            "I(a;C|v)",
+            "I(t;C)",
+            "I(v;C)",
+            "I(a;C)",
+            "I(F;t)",
+            "I(F;a)",
+            "I(F;v)",
+        ]
+    )
     assert d.invariant == pytest.approx(d.components["I(a;t)"].value + d.components["I(a;v)"].value)
-    assert d.specific["a"] == pytest.approx(
-        sum(d.components[f"I(a;C|{m})"].value - d.components[f"I(a;{m}|C)"].value for m in ("t", "v")))
+    assert d.specific["a"] == pytest.approx(sum(d.components[f"I(a;C|{m})"].value - d.components[f"I(a;{m}|C)"].value for m in ("t", "v")))
     assert d.stderr["invariant"] == pytest.approx(math.hypot(d.components["I(a;t)"].stderr, d.components["I(a;v)"].stderr))
     assert "Spec_v" in repr(d) and "Fus_t" in repr(d)
     json.dumps(d.to_dict())
@@ -146,17 +177,20 @@ def test_three_modalities_fusion_reuse_and_presentation(tmp_path):
     assert len(ax.patches) == len(d.terms())
 
 
-@pytest.mark.parametrize("modalities, kwargs, exc, match", [
-    ([np.zeros(10)], {}, TypeError, "modalities must be a dict"),
-    ({"t": np.zeros(10)}, {}, ValueError, "at least 2 modalities"),
-    ({"t": np.arange(10.0), "C": np.arange(10.0)}, {}, ValueError, "must not be named"),
-    ({"t": np.arange(10.0), 3: np.arange(10.0)}, {}, TypeError, "keys must be names"),
-    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"anchor": "v"}, ValueError, "anchor must be one of"),
-    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"method": "direct"}, ValueError, "method must be one of"),
-    ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"cmi_estimator": "ksg"}, ValueError, "cmi_estimator must be one of"),
-    ({"t": np.arange(10.0), "a": np.arange(9.0)}, {}, ValueError, "same number of samples"),
-    ({"t": np.arange(10.0), "a": np.full(10, np.nan)}, {}, ValueError, r"modalities\['a'\] contains NaN"),
-])
+@pytest.mark.parametrize(
+    "modalities, kwargs, exc, match",
+    [
+        ([np.zeros(10)], {}, TypeError, "modalities must be a dict"),
+        ({"t": np.zeros(10)}, {}, ValueError, "at least 2 modalities"),
+        ({"t": np.arange(10.0), "C": np.arange(10.0)}, {}, ValueError, "must not be named"),
+        ({"t": np.arange(10.0), 3: np.arange(10.0)}, {}, TypeError, "keys must be names"),
+        ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"anchor": "v"}, ValueError, "anchor must be one of"),
+        ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"method": "direct"}, ValueError, "method must be one of"),
+        ({"t": np.arange(10.0), "a": np.arange(10.0)}, {"cmi_estimator": "ksg"}, ValueError, "cmi_estimator must be one of"),
+        ({"t": np.arange(10.0), "a": np.arange(9.0)}, {}, ValueError, "same number of samples"),
+        ({"t": np.arange(10.0), "a": np.full(10, np.nan)}, {}, ValueError, r"modalities\['a'\] contains NaN"),
+    ],
+)
 def test_bad_input_is_refused(modalities, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         miestim.decompose(modalities, np.arange(10.0), progress=False, **kwargs)

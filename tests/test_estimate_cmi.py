@@ -83,20 +83,23 @@ def test_same_seed_same_result_and_global_rng_untouched():
 GOOD = np.random.default_rng(0).normal(size=(100, 2))
 
 
-@pytest.mark.parametrize("x, y, z, kwargs, exc, match", [
-    (GOOD, GOOD, GOOD[:90], {}, ValueError, "x, y, z must have the same number of samples"),
-    (GOOD, GOOD, np.full((100, 2), np.nan), {}, ValueError, "z contains NaN or infinite values"),
-    (GOOD, GOOD, GOOD > 0, {}, TypeError, "z must hold real numbers; got boolean dtype"),
-    (GOOD, GOOD, GOOD.reshape(100, 2, 1), {}, ValueError, r"z must be 1-D"),
-    (GOOD, GOOD, np.c_[GOOD[:, 0], np.ones(100)], {}, ValueError, r"z has constant \(zero-variance\) columns \[1\]"),
-    (GOOD, GOOD, GOOD, {"k": 19}, ValueError, "k=19 is too large"),
-    (GOOD, GOOD, GOOD, {"k": 0}, ValueError, "k must be an integer >= 1"),
-    (GOOD, GOOD, GOOD, {"readout": "mi"}, ValueError, "readout"),
-    (GOOD, GOOD, GOOD, {"resample": "z"}, ValueError, "resample"),
-    (GOOD, GOOD, GOOD, {"tau": 0.6}, ValueError, "tau"),
-    (GOOD, GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be"),
-    (GOOD[:8], GOOD[:8], GOOD[:8], {}, ValueError, "too few for the split"),
-])
+@pytest.mark.parametrize(
+    "x, y, z, kwargs, exc, match",
+    [
+        (GOOD, GOOD, GOOD[:90], {}, ValueError, "x, y, z must have the same number of samples"),
+        (GOOD, GOOD, np.full((100, 2), np.nan), {}, ValueError, "z contains NaN or infinite values"),
+        (GOOD, GOOD, GOOD > 0, {}, TypeError, "z must hold real numbers; got boolean dtype"),
+        (GOOD, GOOD, GOOD.reshape(100, 2, 1), {}, ValueError, r"z must be 1-D"),
+        (GOOD, GOOD, np.c_[GOOD[:, 0], np.ones(100)], {}, ValueError, r"z has constant \(zero-variance\) columns \[1\]"),
+        (GOOD, GOOD, GOOD, {"k": 19}, ValueError, "k=19 is too large"),
+        (GOOD, GOOD, GOOD, {"k": 0}, ValueError, "k must be an integer >= 1"),
+        (GOOD, GOOD, GOOD, {"readout": "mi"}, ValueError, "readout"),
+        (GOOD, GOOD, GOOD, {"resample": "z"}, ValueError, "resample"),
+        (GOOD, GOOD, GOOD, {"tau": 0.6}, ValueError, "tau"),
+        (GOOD, GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be"),
+        (GOOD[:8], GOOD[:8], GOOD[:8], {}, ValueError, "too few for the split"),
+    ],
+)
 def test_bad_input_is_refused_with_a_clear_message(x, y, z, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         miestim.estimate_cmi(x, y, z, progress=False, **kwargs)

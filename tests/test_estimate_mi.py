@@ -102,8 +102,9 @@ def test_estimator_instance_and_critic_options():
     est = miestim.NWJ(2, 2, critic="bilinear")
     res = miestim.estimate_mi(x, y, estimator=est, max_steps=40, progress=False)
     assert res.estimator is est and res.method == "nwj"
-    res = miestim.estimate_mi(x, y, estimator="js", critic="concat", critic_kwargs={"hidden": (16,)}, max_steps=20,
-                              eval_batch_size=64, progress=False)
+    res = miestim.estimate_mi(
+        x, y, estimator="js", critic="concat", critic_kwargs={"hidden": (16,)}, max_steps=20, eval_batch_size=64, progress=False
+    )
     assert isinstance(res.estimator.critic, miestim.ConcatCritic)
 
 
@@ -131,28 +132,31 @@ def test_max_epochs_sets_the_number_of_steps():
 GOOD = np.random.default_rng(0).normal(size=(50, 2))
 
 
-@pytest.mark.parametrize("x, y, kwargs, exc, match", [
-    (GOOD, GOOD[:40], {}, ValueError, "x, y must have the same number of samples; x has 50, y has 40"),
-    (np.where(np.eye(50, 2) > 0, np.nan, GOOD), GOOD, {}, ValueError, "x contains NaN or infinite values"),
-    (GOOD, np.full((50, 2), np.inf), {}, ValueError, "y contains NaN or infinite values"),
-    (GOOD.reshape(50, 2, 1), GOOD, {}, ValueError, r"x must be 1-D \(n_samples,\) or 2-D"),
-    (np.array([["a", "b"]] * 50), GOOD, {}, TypeError, "x must hold real numbers; got non-numeric dtype"),
-    (GOOD > 0, GOOD, {}, TypeError, "x must hold real numbers; got boolean dtype"),
-    (GOOD + 1j, GOOD, {}, TypeError, "x must hold real numbers; got complex dtype"),
-    ("abc", GOOD, {}, TypeError, "x must be a numpy array or torch tensor"),
-    (np.zeros((0, 2)), np.zeros((0, 2)), {}, ValueError, "x needs at least 1 samples; got 0"),
-    (np.c_[GOOD[:, 0], np.ones(50)], GOOD, {}, ValueError, r"x has constant \(zero-variance\) columns \[1\]"),
-    (GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for the split"),
-    (GOOD, GOOD, {"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
-    (GOOD, GOOD, {"batch_size": 1}, ValueError, "batch_size must be an integer >= 2"),
-    (GOOD, GOOD, {"max_steps": 0}, ValueError, "max_steps must be an integer >= 1"),
-    (GOOD, GOOD, {"max_steps": 5, "max_epochs": 1}, ValueError, "give max_steps or max_epochs, not both"),
-    (GOOD, GOOD, {"split": (0.5, 0.5, 0.5)}, ValueError, "split must sum to 1"),
-    (GOOD, GOOD, {"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    (GOOD, GOOD, {"estimator": "infonse"}, ValueError, "Did you mean 'infonce'"),
-    (GOOD, GOOD, {"device": "gpu0"}, ValueError, "device must name a torch device"),
-    (GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be True, False, 'zscore' or 'rank'"),
-])
+@pytest.mark.parametrize(
+    "x, y, kwargs, exc, match",
+    [
+        (GOOD, GOOD[:40], {}, ValueError, "x, y must have the same number of samples; x has 50, y has 40"),
+        (np.where(np.eye(50, 2) > 0, np.nan, GOOD), GOOD, {}, ValueError, "x contains NaN or infinite values"),
+        (GOOD, np.full((50, 2), np.inf), {}, ValueError, "y contains NaN or infinite values"),
+        (GOOD.reshape(50, 2, 1), GOOD, {}, ValueError, r"x must be 1-D \(n_samples,\) or 2-D"),
+        (np.array([["a", "b"]] * 50), GOOD, {}, TypeError, "x must hold real numbers; got non-numeric dtype"),
+        (GOOD > 0, GOOD, {}, TypeError, "x must hold real numbers; got boolean dtype"),
+        (GOOD + 1j, GOOD, {}, TypeError, "x must hold real numbers; got complex dtype"),
+        ("abc", GOOD, {}, TypeError, "x must be a numpy array or torch tensor"),
+        (np.zeros((0, 2)), np.zeros((0, 2)), {}, ValueError, "x needs at least 1 samples; got 0"),
+        (np.c_[GOOD[:, 0], np.ones(50)], GOOD, {}, ValueError, r"x has constant \(zero-variance\) columns \[1\]"),
+        (GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for the split"),
+        (GOOD, GOOD, {"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
+        (GOOD, GOOD, {"batch_size": 1}, ValueError, "batch_size must be an integer >= 2"),
+        (GOOD, GOOD, {"max_steps": 0}, ValueError, "max_steps must be an integer >= 1"),
+        (GOOD, GOOD, {"max_steps": 5, "max_epochs": 1}, ValueError, "give max_steps or max_epochs, not both"),
+        (GOOD, GOOD, {"split": (0.5, 0.5, 0.5)}, ValueError, "split must sum to 1"),
+        (GOOD, GOOD, {"seed": -1}, ValueError, "seed must be an integer >= 0"),
+        (GOOD, GOOD, {"estimator": "infonse"}, ValueError, "Did you mean 'infonce'"),
+        (GOOD, GOOD, {"device": "gpu0"}, ValueError, "device must name a torch device"),
+        (GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be True, False, 'zscore' or 'rank'"),
+    ],
+)
 def test_bad_input_is_refused_with_a_clear_message(x, y, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         miestim.estimate_mi(x, y, progress=False, **kwargs)

@@ -8,10 +8,38 @@ import miestim.tasks
 import miestim.validation
 
 TOP_LEVEL = {
-    "BilinearCritic", "CMINE", "ConcatCritic", "Critic", "DV", "Decomposition", "decompose", "ESTIMATORS", "EstimateResult", "InfoNCE",
-    "InterpolatedBound", "JS", "KNNSampler", "LogBaseline", "MIEstimator", "MINE", "NWJ", "SMILE", "SeparableCritic",
-    "TUBA", "TrainingHistory", "distributed", "estimate_cmi", "estimate_mi", "functional", "gaussian", "sampling", "tasks",
-    "Suite", "ValidationReport", "validate", "validation",
+    "BilinearCritic",
+    "CMINE",
+    "ConcatCritic",
+    "Critic",
+    "DV",
+    "Decomposition",
+    "decompose",
+    "ESTIMATORS",
+    "EstimateResult",
+    "InfoNCE",
+    "InterpolatedBound",
+    "JS",
+    "KNNSampler",
+    "LogBaseline",
+    "MIEstimator",
+    "MINE",
+    "NWJ",
+    "SMILE",
+    "SeparableCritic",
+    "TUBA",
+    "TrainingHistory",
+    "distributed",
+    "estimate_cmi",
+    "estimate_mi",
+    "functional",
+    "gaussian",
+    "sampling",
+    "tasks",
+    "Suite",
+    "ValidationReport",
+    "validate",
+    "validation",
 }
 
 
@@ -31,7 +59,12 @@ def test_subpackage_names_resolve():
 
 def test_tasks_names():
     assert set(miestim.tasks.__all__) == {
-        "AdditiveUniformTask", "MixingTask", "SpiralTask", "StudentTTask", "beyond_gaussian_tasks", "student_t_tail_mi",
+        "AdditiveUniformTask",
+        "MixingTask",
+        "SpiralTask",
+        "StudentTTask",
+        "beyond_gaussian_tasks",
+        "student_t_tail_mi",
     }
 
 

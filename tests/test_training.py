@@ -44,7 +44,7 @@ def test_random_split_is_a_disjoint_cover():
 def test_jackknife_matches_a_direct_delete_a_group_computation():
     values = torch.randn(40, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
     value, se = jackknife_bound(lambda s, _: s.diagonal().mean(), torch.diag(values), torch.zeros(40), groups=8)
-    replicates = torch.stack([torch.cat([values[:5 * g], values[5 * g + 5:]]).mean() for g in range(8)])
+    replicates = torch.stack([torch.cat([values[: 5 * g], values[5 * g + 5 :]]).mean() for g in range(8)])
     assert value == pytest.approx(float(values.mean()))
     assert se == pytest.approx(float((7 / 8 * ((replicates - replicates.mean()) ** 2).sum()).sqrt()), rel=1e-9)
     # For a mean, the grouped jackknife is unbiased for the usual standard error; check the order of magnitude.

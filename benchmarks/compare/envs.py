@@ -17,9 +17,9 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV_VAR = "MIESTIM_BENCH_VENVS"
@@ -107,8 +107,9 @@ def make(library: str, *, force: bool = False) -> tuple[bool, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m benchmarks compare-setup``: create the external libraries' environments."""
-    parser = argparse.ArgumentParser(prog="python -m benchmarks compare-setup", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks compare-setup", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--libraries", nargs="+", choices=sorted(LIBRARIES), default=sorted(LIBRARIES))
     parser.add_argument("--force", action="store_true", help="recreate the environments from scratch")
     parser.add_argument("--check", action="store_true", help="only report whether each environment works")

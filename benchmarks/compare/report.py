@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 from .runners import DEFAULTS
 from .tasks import BEYOND_KEYS, CORE, TRANSFORMS
@@ -21,15 +22,19 @@ GRID = (OURS, ("plug-in", "gaussian-copula"), ("bmi", "ksg"), ("bmi", "cca"), ("
 PLUGIN = ("plug-in", "gaussian-copula")
 #: issue 17's accuracy bar on each beyond-Gaussian task, for the mean estimate over the seeds:
 #: ("within", tol) of the truth, or ("at least", value).
-BEYOND_BARS = {"student-t-6x6-df4": ("within", 0.04), "spiral-4x4-2pairs-rho0.8": ("at least", 0.92),
-               "uniform-eps0.2": ("within", 0.08), "gauss-20x20-3pairs-rho0.8": ("within", 0.06)}
+BEYOND_BARS = {
+    "student-t-6x6-df4": ("within", 0.04),
+    "spiral-4x4-2pairs-rho0.8": ("at least", 0.92),
+    "uniform-eps0.2": ("within", 0.08),
+    "gauss-20x20-3pairs-rho0.8": ("within", 0.06),
+}
 #: on a Gaussian-copula task the default may be worse than the plug-in by at most this (nats).
 COPULA_SLACK = 0.02
 #: the time bars: at most this fraction of torch-mist MINE's seconds on the same samples, and at most this many seconds.
 TIME_FRACTION, TIME_LIMIT_S = 0.5, 10.0
 
 
-def scored_on(s: "Summary") -> str:
+def scored_on(s: Summary) -> str:
     """Short form of what the estimate was computed on (the protocol table has the details)."""
     if s.library in ("miestim", "torch-mist"):
         return "held-out 20%"
@@ -94,11 +99,29 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
         sd = math.sqrt(sum((e - _mean(errors)) ** 2 for e in errors) / (len(errors) - 1)) if len(errors) > 1 else math.nan
         trains = [r["estimate_train"] for r in ok if r.get("estimate_train") is not None]
         first = rs[0]
-        out.append(Summary(task, first["kind"], first["dim"], first["transform"], n, first["truth"], library, estimator,
-                           len(ok), len(rs) - len(ok), _mean([r["estimate"] for r in ok]), _mean(errors), sd,
-                           _mean([abs(e) for e in errors]), _mean([r["seconds"] for r in ok if r["seconds"] is not None]),
-                           next((r["evaluated_on"] for r in rs if r["evaluated_on"]), ""), _mean(trains) if trains else None,
-                           tuple(sorted({r["error_message"] for r in rs if r.get("error_message")})), first.get("copula", "gaussian")))
+        out.append(
+            Summary(
+                task,
+                first["kind"],
+                first["dim"],
+                first["transform"],
+                n,
+                first["truth"],
+                library,
+                estimator,
+                len(ok),
+                len(rs) - len(ok),
+                _mean([r["estimate"] for r in ok]),
+                _mean(errors),
+                sd,
+                _mean([abs(e) for e in errors]),
+                _mean([r["seconds"] for r in ok if r["seconds"] is not None]),
+                next((r["evaluated_on"] for r in rs if r["evaluated_on"]), ""),
+                _mean(trains) if trains else None,
+                tuple(sorted({r["error_message"] for r in rs if r.get("error_message")})),
+                first.get("copula", "gaussian"),
+            )
+        )
     return out
 
 
@@ -128,14 +151,18 @@ def _vs_ours(s: Summary, ours: Summary | None) -> str:
 def detailed_table(group: list[Summary]) -> list[str]:
     """Every estimator on one task, most accurate first."""
     ours = next((s for s in group if (s.library, s.estimator) == OURS), None)
-    lines = ["| estimator | seeds | mean estimate | error (mean ± sd) | mean \\|error\\| | seconds | vs miestim default | scored on |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| estimator | seeds | mean estimate | error (mean ± sd) | mean \\|error\\| | seconds | vs miestim default | scored on |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for s in sorted(group, key=lambda s: (s.seeds == 0, s.mean_abs_error)):
         name = f"**{s.name}**" if s is ours else s.name
         train = f" (on its training rows: {s.mean_train_estimate:.3f})" if s.mean_train_estimate is not None else ""
         fail = f" — {s.failures} failed: {'; '.join(s.messages)[:120]}" if s.failures else ""
-        lines.append(f"| {name} | {s.seeds} | {s.mean_estimate:.3f}{train} | {_err(s)} | {s.mean_abs_error:.3f} | {s.mean_seconds:.1f} | "
-                     f"{_vs_ours(s, ours)} | {scored_on(s)}{fail} |")
+        lines.append(
+            f"| {name} | {s.seeds} | {s.mean_estimate:.3f}{train} | {_err(s)} | {s.mean_abs_error:.3f} | {s.mean_seconds:.1f} | "
+            f"{_vs_ours(s, ours)} | {scored_on(s)}{fail} |"
+        )
     return lines
 
 
@@ -150,19 +177,24 @@ def check_targets(summaries: list[Summary]) -> list[str]:
         if ours is None or not rivals:
             report.append(f"n/a  {task} n={n:,}: {'no miestim result' if ours is None else 'no torch-mist or bmi result (not run or skipped)'}")
             continue
-        for scope, pool in (("every torch-mist and bmi estimator", rivals),
-                            ("their neural estimators only (no KSG, CCA)", [s for s in rivals if s.estimator not in ("ksg", "cca")])):
+        for scope, pool in (
+            ("every torch-mist and bmi estimator", rivals),
+            ("their neural estimators only (no KSG, CCA)", [s for s in rivals if s.estimator not in ("ksg", "cca")]),
+        ):
             if not pool:
                 continue
             better = sorted((s for s in pool if s.mean_abs_error <= ours.mean_abs_error), key=lambda s: s.mean_abs_error)
             best = min(pool, key=lambda s: s.mean_abs_error)
             fast = ours.mean_seconds <= 0.5 * best.mean_seconds
-            accuracy = (f"lower than all {len(pool)}" if not better else
-                        "not lower than " + ", ".join(f"{s.name} ({s.mean_abs_error:.3f})" for s in better))
-            report.append(f"{'PASS' if not better and fast else 'MISS'} {task} n={n:,} vs {scope}: miestim default mean |error| "
-                          f"{ours.mean_abs_error:.3f} ({ours.seeds} seed{'' if ours.seeds == 1 else 's'}) is {accuracy}; it takes {ours.mean_seconds:.1f} s, the most accurate "
-                          f"of them ({best.name}, {best.mean_abs_error:.3f}) {best.mean_seconds:.1f} s: "
-                          f"{'at most' if fast else 'more than'} half")
+            accuracy = (
+                f"lower than all {len(pool)}" if not better else "not lower than " + ", ".join(f"{s.name} ({s.mean_abs_error:.3f})" for s in better)
+            )
+            report.append(
+                f"{'PASS' if not better and fast else 'MISS'} {task} n={n:,} vs {scope}: miestim default mean |error| "
+                f"{ours.mean_abs_error:.3f} ({ours.seeds} seed{'' if ours.seeds == 1 else 's'}) is {accuracy}; it takes {ours.mean_seconds:.1f} s, the most accurate "
+                f"of them ({best.name}, {best.mean_abs_error:.3f}) {best.mean_seconds:.1f} s: "
+                f"{'at most' if fast else 'more than'} half"
+            )
     return report
 
 
@@ -187,8 +219,10 @@ def check_beyond(summaries: list[Summary]) -> list[str]:
             continue
         kind, bar = BEYOND_BARS.get(task, ("within", math.inf))
         ok = ours.mean_estimate >= bar if kind == "at least" else abs(ours.mean_error) <= bar
-        lines.append(f"{'PASS' if ok else 'MISS'} {where} accuracy: mean estimate {ours.mean_estimate:.3f} of {ours.truth:.4f} "
-                     f"over {ours.seeds} seeds ({kind} {bar:g}{'' if kind == 'at least' else ' of the truth'})")
+        lines.append(
+            f"{'PASS' if ok else 'MISS'} {where} accuracy: mean estimate {ours.mean_estimate:.3f} of {ours.truth:.4f} "
+            f"over {ours.seeds} seeds ({kind} {bar:g}{'' if kind == 'at least' else ' of the truth'})"
+        )
         others = [s for s in group if s.library != "miestim" and s.seeds]
         if ours.copula == "gaussian":
             plugin = next((s for s in others if (s.library, s.estimator) == PLUGIN), None)
@@ -196,20 +230,25 @@ def check_beyond(summaries: list[Summary]) -> list[str]:
                 lines.append(f"n/a  {where} vs the plug-in: no plug-in result")
             else:
                 ok = ours.mean_abs_error <= plugin.mean_abs_error + COPULA_SLACK
-                lines.append(f"{'PASS' if ok else 'MISS'} {where} vs the plug-in (Gaussian copula): mean |error| {ours.mean_abs_error:.3f}, "
-                             f"the plug-in's {plugin.mean_abs_error:.3f} + {COPULA_SLACK}")
+                lines.append(
+                    f"{'PASS' if ok else 'MISS'} {where} vs the plug-in (Gaussian copula): mean |error| {ours.mean_abs_error:.3f}, "
+                    f"the plug-in's {plugin.mean_abs_error:.3f} + {COPULA_SLACK}"
+                )
         elif not others:
             lines.append(f"n/a  {where} vs the others: no other estimator run")
         else:
             better = sorted((s for s in others if s.mean_abs_error <= ours.mean_abs_error), key=lambda s: s.mean_abs_error)
-            text = (f"lower than all {len(others)}" if not better else
-                    "not lower than " + ", ".join(f"{s.name} ({s.mean_abs_error:.3f})" for s in better))
+            text = (
+                f"lower than all {len(others)}" if not better else "not lower than " + ", ".join(f"{s.name} ({s.mean_abs_error:.3f})" for s in better)
+            )
             lines.append(f"{'PASS' if not better else 'MISS'} {where} vs the others: mean |error| {ours.mean_abs_error:.3f} is {text}")
         mine = next((s for s in group if (s.library, s.estimator) == ("torch-mist", "mine") and s.seeds), None)
         fast = ours.mean_seconds <= TIME_LIMIT_S and (mine is None or ours.mean_seconds <= TIME_FRACTION * mine.mean_seconds)
         ref = "no torch-mist MINE result" if mine is None else f"torch-mist MINE {mine.mean_seconds:.1f} s"
-        lines.append(f"{'PASS' if fast and mine is not None else 'MISS' if not fast else 'n/a '} {where} time: {ours.mean_seconds:.1f} s "
-                     f"(bars: <= {TIME_FRACTION:g}x torch-mist MINE, <= {TIME_LIMIT_S:g} s; {ref})")
+        lines.append(
+            f"{'PASS' if fast and mine is not None else 'MISS' if not fast else 'n/a '} {where} time: {ours.mean_seconds:.1f} s "
+            f"(bars: <= {TIME_FRACTION:g}x torch-mist MINE, <= {TIME_LIMIT_S:g} s; {ref})"
+        )
     return lines
 
 
@@ -225,8 +264,10 @@ def check_copula_tasks(summaries: list[Summary], slack: float = COPULA_SLACK) ->
         if ours.mean_abs_error > plugin.mean_abs_error + slack:
             lines.append(f"MISS {task} n={n:,}: mean |error| {ours.mean_abs_error:.3f} > the plug-in's {plugin.mean_abs_error:.3f} + {slack}")
     if total:
-        lines.append(f"{'PASS' if not lines else 'MISS'} the default is within {slack} of the plug-in's mean |error| on "
-                     f"{total - len(lines)} of {total} Gaussian-copula MI tasks")
+        lines.append(
+            f"{'PASS' if not lines else 'MISS'} the default is within {slack} of the plug-in's mean |error| on "
+            f"{total - len(lines)} of {total} Gaussian-copula MI tasks"
+        )
     return lines
 
 
@@ -248,10 +289,15 @@ def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str],
         if best.mean_abs_error + margin < ours.mean_abs_error:
             rest = [s for s in others if s.estimator != "cca"]
             second = min(rest, key=lambda s: s.mean_abs_error) if rest else None
-            other = (f"{second.name} {second.mean_error:+.3f}" + (" (miestim ahead)" if second.mean_abs_error > ours.mean_abs_error else "")
-                     if second is not None else "")
-            lines.append(f"| {_md(task)} | {n:,} | {ours.truth:.3f} | {ours.mean_error:+.3f} | {best.name} | {best.mean_error:+.3f} | "
-                         f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f} | {other} |")
+            other = (
+                f"{second.name} {second.mean_error:+.3f}" + (" (miestim ahead)" if second.mean_abs_error > ours.mean_abs_error else "")
+                if second is not None
+                else ""
+            )
+            lines.append(
+                f"| {_md(task)} | {n:,} | {ours.truth:.3f} | {ours.mean_error:+.3f} | {best.name} | {best.mean_error:+.3f} | "
+                f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f} | {other} |"
+            )
         elif ours.mean_abs_error <= best.mean_abs_error:
             ahead_count += 1
     return lines, ahead_count, total
@@ -259,14 +305,18 @@ def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str],
 
 def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
     groups = {k: v for k, v in _by_task(summaries).items() if v[0].kind == kind and k[0] not in BEYOND_KEYS}
-    names = sorted({(s.library, s.estimator) for v in groups.values() for s in v if (s.library, s.estimator) in GRID or kind == "cmi"},
-                   key=lambda le: (le != OURS and le[0] != "miestim", le))
+    names = sorted(
+        {(s.library, s.estimator) for v in groups.values() for s in v if (s.library, s.estimator) in GRID or kind == "cmi"},
+        key=lambda le: (le != OURS and le[0] != "miestim", le),
+    )
     if not names:
         return []
     head = "| task | n | truth | " + " | ".join(label(*le) for le in names) + " | most accurate (of all run) |"
     lines = [head, "|---|---|---|" + "---|" * (len(names) + 1)]
     order = {t: i for i, t in enumerate(TRANSFORMS)}
-    for (task, n), group in sorted(groups.items(), key=lambda kv: (kv[0][1], order.get(kv[1][0].transform, 9), kv[1][0].dim, kv[1][0].truth, kv[0][0])):
+    for (task, n), group in sorted(
+        groups.items(), key=lambda kv: (kv[0][1], order.get(kv[1][0].transform, 9), kv[1][0].dim, kv[1][0].truth, kv[0][0])
+    ):
         cells, index = [], {(s.library, s.estimator): s for s in group}
         for le in names:
             s = index.get(le)
@@ -313,17 +363,22 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
     order = [f"d{d}-mi{mi:g}-{t}" for d, mi, t in core]
     core_groups = sorted(((k, v) for k, v in groups.items() if k[0] in core_keys and len(v) > 3), key=lambda kv: (order.index(kv[0][0]), kv[0][1]))
     if core_groups:
-        parts += ["## Every estimator on the core tasks", "",
-                  ("Sorted by mean |error| over the seeds; *seconds* is the wall time of one estimate (mean). "
-                   "The default miestim estimator is in bold."), ""]
+        parts += [
+            "## Every estimator on the core tasks",
+            "",
+            ("Sorted by mean |error| over the seeds; *seconds* is the wall time of one estimate (mean). The default miestim estimator is in bold."),
+            "",
+        ]
         for (task, n), group in core_groups:
             parts += [f"### {task}, n = {n:,} (true MI {group[0].truth:g} nats)", "", *detailed_table(group), ""]
     beyond = sorted(((k, v) for k, v in groups.items() if k[0] in BEYOND_KEYS), key=lambda kv: (BEYOND_KEYS.index(kv[0][0]), kv[0][1]))
     if beyond:
-        intro = ("Issue 17's tasks from `miestim.tasks`: a Student-t with identity dispersion (uncorrelated but dependent), "
-                 "a spiral on the x side of a Gaussian with two pairs of 0.8, X ~ U(0,1) with Y = X + U(-0.2, 0.2), and a "
-                 "20x20 Gaussian with three pairs of 0.8 (a Gaussian copula, so the plug-in is the reference there). "
-                 "Sorted by mean |error|; *seconds* is the wall time of one estimate (mean).")
+        intro = (
+            "Issue 17's tasks from `miestim.tasks`: a Student-t with identity dispersion (uncorrelated but dependent), "
+            "a spiral on the x side of a Gaussian with two pairs of 0.8, X ~ U(0,1) with Y = X + U(-0.2, 0.2), and a "
+            "20x20 Gaussian with three pairs of 0.8 (a Gaussian copula, so the plug-in is the reference there). "
+            "Sorted by mean |error|; *seconds* is the wall time of one estimate (mean)."
+        )
         parts += ["## Beyond Gaussians", "", intro, ""]
         checks = check_beyond(summaries)
         if checks:
@@ -335,12 +390,22 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
         parts += ["## Against the Gaussian plug-in on Gaussian-copula tasks", "", "```", *copula, "```", ""]
     lines, ahead, total = behind(summaries)
     if total:
-        parts += ["## Where miestim is ahead or behind", "",
-                  (f"The default miestim estimator has the lowest mean |error| of all the other libraries' estimators run on **{ahead} of {total}** "
-                   f"task × n combinations. It is behind by more than {MARGIN} nats on {len(lines)}:"), ""]
+        parts += [
+            "## Where miestim is ahead or behind",
+            "",
+            (
+                f"The default miestim estimator has the lowest mean |error| of all the other libraries' estimators run on **{ahead} of {total}** "
+                f"task × n combinations. It is behind by more than {MARGIN} nats on {len(lines)}:"
+            ),
+            "",
+        ]
         if lines:
-            parts += ["| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
-                      "|---|---|---|---|---|---|---|---|", *lines, ""]
+            parts += [
+                "| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
+                "|---|---|---|---|---|---|---|---|",
+                *lines,
+                "",
+            ]
         else:
             parts[-2] = parts[-2].rstrip(":") + "."
         family = mean_abs_by_family(summaries)
@@ -351,9 +416,17 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
         parts += ["## All MI tasks", "", "Mean error over the seeds (mean seconds per estimate).", "", *grid, ""]
     cmi = grid_table(summaries, "cmi")
     if cmi:
-        parts += ["## Conditional MI", "",
-                  ("miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
-                   "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows."), "", *cmi, ""]
+        parts += [
+            "## Conditional MI",
+            "",
+            (
+                "miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
+                "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows."
+            ),
+            "",
+            *cmi,
+            "",
+        ]
     return "\n".join(parts)
 
 
@@ -382,8 +455,15 @@ def plot_grid(summaries: list[Summary], path: str) -> bool:
             for k, le in enumerate(names):
                 sel = sorted((s for s in pts if (s.library, s.estimator) == le), key=lambda s: s.truth)
                 if sel:
-                    ax.plot([s.truth for s in sel], [s.mean_estimate for s in sel], marker="o", ms=3, lw=1.2 if le == OURS else 0.9,
-                            label=label(*le), color=f"C{k}")
+                    ax.plot(
+                        [s.truth for s in sel],
+                        [s.mean_estimate for s in sel],
+                        marker="o",
+                        ms=3,
+                        lw=1.2 if le == OURS else 0.9,
+                        label=label(*le),
+                        color=f"C{k}",
+                    )
             ax.set_title(f"{t}, d={d}", fontsize=9)
             if i == len(transforms) - 1:
                 ax.set_xlabel("true MI (nats)")
@@ -414,8 +494,12 @@ def plot_core(summaries: list[Summary], path: str, core: Iterable[tuple] = CORE)
     for ax, ((task, n), group) in zip(axes[0], groups):
         done = sorted((s for s in group if s.seeds), key=lambda s: -s.mean_abs_error)
         ys = range(len(done))
-        ax.barh(list(ys), [s.mean_abs_error for s in done], xerr=[0 if math.isnan(s.sd_error) else s.sd_error for s in done],
-                color=[colors.get(s.library, "gray") for s in done])
+        ax.barh(
+            list(ys),
+            [s.mean_abs_error for s in done],
+            xerr=[0 if math.isnan(s.sd_error) else s.sd_error for s in done],
+            color=[colors.get(s.library, "gray") for s in done],
+        )
         ax.set_yticks(list(ys), [f"{s.name}  ({s.mean_seconds:.0f} s)" for s in done], fontsize=7)
         ax.set_xlabel("mean |error| (nats)")
         ax.set_title(f"{task}, n = {n:,}", fontsize=9)

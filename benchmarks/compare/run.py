@@ -30,9 +30,10 @@ import re
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 
@@ -50,10 +51,26 @@ STAIRCASE_RATE = {"interpolated": 150.0}
 STAIRCASE_DEFAULT_RATE = 450.0
 
 
-def build_plan(*, grid: list[Task], core: list[Task], cmi: list[Task], sizes: Sequence[int], core_n: int, grid_seeds: Sequence[int],
-               core_seeds: Sequence[int], libraries: Sequence[str], miestim_core: Sequence[str], torch_mist: Sequence[str],
-               bmi_core: Sequence[str], match: str | None, directory: Path, beyond: Sequence[Task] = (),
-               beyond_seeds: Sequence[int] = BEYOND_SEEDS, beyond_n: int | None = None, estimators: Sequence[str] | None = None) -> Plan:
+def build_plan(
+    *,
+    grid: list[Task],
+    core: list[Task],
+    cmi: list[Task],
+    sizes: Sequence[int],
+    core_n: int,
+    grid_seeds: Sequence[int],
+    core_seeds: Sequence[int],
+    libraries: Sequence[str],
+    miestim_core: Sequence[str],
+    torch_mist: Sequence[str],
+    bmi_core: Sequence[str],
+    match: str | None,
+    directory: Path,
+    beyond: Sequence[Task] = (),
+    beyond_seeds: Sequence[int] = BEYOND_SEEDS,
+    beyond_n: int | None = None,
+    estimators: Sequence[str] | None = None,
+) -> Plan:
     """Which library runs which estimators on which (task, n, seed); samples written once to ``directory``.
 
     The beyond-Gaussian tasks run at their own n (``beyond_n`` overrides it) with every library's
@@ -123,11 +140,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS), help="sections to run (default all)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], help="seeds of the core tasks (default 0 1 2)")
     p.add_argument("--grid-seeds", nargs="+", type=int, default=[0], help="seeds of the full grid and the CMI tasks (default 0)")
-    p.add_argument("--n", nargs="+", type=int, default=list(SIZES), help="sample sizes of the grid (default 1000 10000; the core tasks use the largest)")
+    p.add_argument(
+        "--n", nargs="+", type=int, default=list(SIZES), help="sample sizes of the grid (default 1000 10000; the core tasks use the largest)"
+    )
     p.add_argument("--match", help="regular expression: only tasks whose key matches (e.g. 'd5-mi2-plain', 'cube', 'chain', 'spiral')")
-    p.add_argument("--tasks", choices=TASK_SETS, default="all",
-                   help="task families: the Gaussian grid, core and CMI tasks; issue 17's beyond-Gaussian tasks "
-                        f"({', '.join(BEYOND_KEYS)}); or all (default)")
+    p.add_argument(
+        "--tasks",
+        choices=TASK_SETS,
+        default="all",
+        help=f"task families: the Gaussian grid, core and CMI tasks; issue 17's beyond-Gaussian tasks ({', '.join(BEYOND_KEYS)}); or all (default)",
+    )
     p.add_argument("--beyond-seeds", nargs="+", type=int, default=list(BEYOND_SEEDS), help="seeds of the beyond-Gaussian tasks (default 0-4)")
     p.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
     p.add_argument("--estimators", nargs="+", help="only these estimator names, in every library (e.g. 'mine ksg cca gaussian-copula')")
@@ -174,8 +196,18 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         grid, core, cmi = [], [], []
     elif args.tasks == "gaussian":
         beyond = []
-    meta = run_metadata("compare", argv, device=args.device, seed=core_seeds[0], **_machine(), core_seeds=core_seeds,
-                        grid_seeds=grid_seeds, beyond_seeds=beyond_seeds, tasks=args.tasks, quick=args.quick)
+    meta = run_metadata(
+        "compare",
+        argv,
+        device=args.device,
+        seed=core_seeds[0],
+        **_machine(),
+        core_seeds=core_seeds,
+        grid_seeds=grid_seeds,
+        beyond_seeds=beyond_seeds,
+        tasks=args.tasks,
+        quick=args.quick,
+    )
     out.mkdir(parents=True, exist_ok=True)
     # A run of the beyond-Gaussian tasks alone has its own page, so it never overwrites the full comparison.
     page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
@@ -191,16 +223,35 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     with tempfile.TemporaryDirectory(prefix="compare-samples-") as tmp:
         plan = Plan()
         if "compare" in args.only:
-            plan = build_plan(grid=grid, core=core, cmi=cmi, sizes=sizes, core_n=core_n, grid_seeds=grid_seeds, core_seeds=core_seeds,
-                              libraries=args.libraries, match=args.match, directory=Path(tmp), beyond=beyond,
-                              beyond_seeds=beyond_seeds, beyond_n=beyond_n, estimators=args.estimators, **lists)
+            plan = build_plan(
+                grid=grid,
+                core=core,
+                cmi=cmi,
+                sizes=sizes,
+                core_n=core_n,
+                grid_seeds=grid_seeds,
+                core_seeds=core_seeds,
+                libraries=args.libraries,
+                match=args.match,
+                directory=Path(tmp),
+                beyond=beyond,
+                beyond_seeds=beyond_seeds,
+                beyond_n=beyond_n,
+                estimators=args.estimators,
+                **lists,
+            )
         progress = runners.Progress(plan)
-        stair_eta = (sum(len(staircase.LEVELS) * steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE)
-                         for _, name, _ in staircase.BOUNDS) if "staircase" in args.only else 0.0)
+        stair_eta = (
+            sum(len(staircase.LEVELS) * steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE) for _, name, _ in staircase.BOUNDS)
+            if "staircase" in args.only
+            else 0.0
+        )
         speed_eta = (3 * 8 * (speed_budget + 0.3) + 15) if "speed" in args.only else 0.0
-        log(f"plan: {plan.count()} estimates ({', '.join(f'{lib} {sum(len(n) for _, n in e)}' for lib, e in plan.work.items())}); "
+        log(
+            f"plan: {plan.count()} estimates ({', '.join(f'{lib} {sum(len(n) for _, n in e)}' for lib, e in plan.work.items())}); "
             f"estimated on a quiet 2-core CPU: compare {progress.expected_total / 60:.1f} min, staircase {stair_eta / 60:.1f} min, "
-            f"speed {speed_eta / 60:.1f} min, total {(progress.expected_total + stair_eta + speed_eta) / 60:.1f} min")
+            f"speed {speed_eta / 60:.1f} min, total {(progress.expected_total + stair_eta + speed_eta) / 60:.1f} min"
+        )
         if args.dry_run:
             for lib, entries in plan.work.items():
                 for job, names in entries:
@@ -223,8 +274,15 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         if "speed" in args.only:
             if not compare_rows and (out / "compare.json").exists():
                 compare_rows = json.loads((out / "compare.json").read_text())["rows"]
-            training = speed.run_training(dim=20, batch=speed_batch, budget_s=speed_budget, device=args.device, log=log,
-                                          estimators=speed_estimators, min_steps=2 if args.quick else 5)
+            training = speed.run_training(
+                dim=20,
+                batch=speed_batch,
+                budget_s=speed_budget,
+                device=args.device,
+                log=log,
+                estimators=speed_estimators,
+                min_steps=2 if args.quick else 5,
+            )
             sampler = speed.run_sampler(quick=args.quick, device=args.device)
             estimates = speed.per_estimate(compare_rows)
             body = speed.markdown(training, estimates, sampler)
@@ -238,8 +296,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
-def write_compare(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task],
-                  name: str = "compare") -> dict[str, Any]:
+def write_compare(
+    out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task], name: str = "compare"
+) -> dict[str, Any]:
     """{name}.md (protocol, plots, tables), {name}.json and the PNGs from the rows; prints the page and returns the record."""
     summaries = report.summarize(rows)
     core_specs = [(t.dim, t.truth, t.transform) for t in core]
@@ -249,8 +308,13 @@ def write_compare(out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], s
     if report.plot_grid(summaries, str(out / f"{name}_grid.png")):
         pngs.append(f"![estimate against truth on the grid]({name}_grid.png)")
     text = _protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
-    record = {"rows": rows, "skipped": skipped, "targets": report.check_targets(summaries), "beyond": report.check_beyond(summaries),
-              "copula": report.check_copula_tasks(summaries)}
+    record = {
+        "rows": rows,
+        "skipped": skipped,
+        "targets": report.check_targets(summaries),
+        "beyond": report.check_beyond(summaries),
+        "copula": report.check_copula_tasks(summaries),
+    }
     _write(out, name, "Side by side: miestim, torch-mist, bmi and k-NN against ground truth", meta, text, record)
     print(text)
     return record

@@ -14,9 +14,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -132,11 +133,20 @@ class Progress:
         self.expected_done += expected
         if self.quiet:
             return
-        what = (f"est={row.estimate:8.3f} err={row.error:+7.3f}" if row.error is not None
-                else f"FAILED: {row.error_message}" if row.error_message else f"est={row.estimate}")
+        what = (
+            f"est={row.estimate:8.3f} err={row.error:+7.3f}"
+            if row.error is not None
+            else f"FAILED: {row.error_message}"
+            if row.error_message
+            else f"est={row.estimate}"
+        )
         secs = f"{row.seconds:6.1f}s" if row.seconds is not None else ""
-        print(f"  [{self.done}/{self.total}] {row.library:>10} {row.estimator:<12} {row.task:<22} n={row.n:<6} seed={row.seed} "
-              f"{what} {secs}  ETA {self.eta() / 60:5.1f} min", file=sys.stderr, flush=True)
+        print(
+            f"  [{self.done}/{self.total}] {row.library:>10} {row.estimator:<12} {row.task:<22} n={row.n:<6} seed={row.seed} "
+            f"{what} {secs}  ETA {self.eta() / 60:5.1f} min",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 # ------------------------------------------------------------------ in-process libraries
@@ -151,9 +161,15 @@ def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str)
         res = miestim.estimate_cmi(a["x"], a["y"], a["z"], seed=job.seed, max_steps=max_steps, device=device, progress=False)
     else:
         res = miestim.estimate_mi(a["x"], a["y"], estimator=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
-    return job.row("miestim", estimator, estimate=res.value, seconds=res.seconds, stderr=res.stderr,
-                   steps=res.history.steps[-1] if len(res.history) else None,
-                   evaluated_on=f"held-out test split ({res.n_test} rows); trained on {res.n_train}, stopped on {res.n_validation}")
+    return job.row(
+        "miestim",
+        estimator,
+        estimate=res.value,
+        seconds=res.seconds,
+        stderr=res.stderr,
+        steps=res.history.steps[-1] if len(res.history) else None,
+        evaluated_on=f"held-out test split ({res.n_test} rows); trained on {res.n_train}, stopped on {res.n_validation}",
+    )
 
 
 def run_sklearn(job: Job, estimator: str, **_: Any) -> Row:
@@ -189,14 +205,25 @@ def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress:
 
 
 # ------------------------------------------------------------------ external libraries
-def run_external(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, *, max_steps: int | None,
-                 threads: int, test_fraction: float = 0.2, timeout: float = 4 * 3600) -> list[Row]:
+def run_external(
+    library: str,
+    entries: list[tuple[Job, list[str]]],
+    progress: Progress,
+    *,
+    max_steps: int | None,
+    threads: int,
+    test_fraction: float = 0.2,
+    timeout: float = 4 * 3600,
+) -> list[Row]:
     """Run ``library``'s worker once for all its jobs; rows for whatever it finished."""
     spec = envs.LIBRARIES[library]
     by_id = {job.id: job for job, _ in entries}
-    request = {"threads": threads, "max_steps": max_steps, "test_fraction": test_fraction,
-               "jobs": [{"id": job.id, "samples": str(job.samples), "kind": job.task.kind, "seed": job.seed, "estimators": names}
-                        for job, names in entries]}
+    request = {
+        "threads": threads,
+        "max_steps": max_steps,
+        "test_fraction": test_fraction,
+        "jobs": [{"id": job.id, "samples": str(job.samples), "kind": job.task.kind, "seed": job.seed, "estimators": names} for job, names in entries],
+    }
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix=f"compare-{library}-") as tmp:
         req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
@@ -208,7 +235,7 @@ def run_external(library: str, entries: list[tuple[Job, list[str]]], progress: P
         assert proc.stderr is not None
         for line in proc.stderr:
             if line.startswith("@@done "):
-                entry = json.loads(line[len("@@done "):])
+                entry = json.loads(line[len("@@done ") :])
                 row = _external_row(library, by_id[entry["id"]], entry)
                 rows.append(row)
                 progress.tick(row, expected_seconds(library, entry["estimator"], by_id[entry["id"]]))

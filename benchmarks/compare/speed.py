@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 
@@ -18,8 +19,9 @@ from .. import sampler_speed
 CRITICS = ("separable", "bilinear", "concat")
 
 
-def training_steps_per_second(estimator: str, critic: str, *, dim: int, batch: int, budget_s: float, min_steps: int = 5,
-                              device: str = "cpu", seed: int = 0) -> dict[str, Any]:
+def training_steps_per_second(
+    estimator: str, critic: str, *, dim: int, batch: int, budget_s: float, min_steps: int = 5, device: str = "cpu", seed: int = 0
+) -> dict[str, Any]:
     """Adam steps per second of ``estimator`` with ``critic`` on random (dim, dim) batches, timed for about ``budget_s``."""
     gen = torch.Generator().manual_seed(seed)
     with torch.random.fork_rng():
@@ -41,12 +43,20 @@ def training_steps_per_second(estimator: str, critic: str, *, dim: int, batch: i
         step(steps)
         steps += 1
     seconds = time.perf_counter() - start
-    return {"estimator": estimator, "critic": critic, "dim": dim, "batch": batch, "steps": steps, "seconds": seconds,
-            "steps_per_second": steps / seconds}
+    return {
+        "estimator": estimator,
+        "critic": critic,
+        "dim": dim,
+        "batch": batch,
+        "steps": steps,
+        "seconds": seconds,
+        "steps_per_second": steps / seconds,
+    }
 
 
-def run_training(*, dim: int, batch: int, budget_s: float, device: str, estimators: list[str] | None = None, min_steps: int = 5,
-                 log: Callable[[str], Any] = print) -> list[dict[str, Any]]:
+def run_training(
+    *, dim: int, batch: int, budget_s: float, device: str, estimators: list[str] | None = None, min_steps: int = 5, log: Callable[[str], Any] = print
+) -> list[dict[str, Any]]:
     rows = []
     for critic in CRITICS:
         for name in estimators or sorted(miestim.ESTIMATORS):
@@ -71,28 +81,48 @@ def per_estimate(compare_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for (library, estimator, n), rows in sorted(groups.items()):
         seconds = [r["seconds"] for r in rows]
         rates = [r["steps"] / r["seconds"] for r in rows if r["steps"] and r["seconds"]]
-        out.append({"library": library, "estimator": estimator, "n": n, "estimates": len(rows),
-                    "mean_seconds": sum(seconds) / len(seconds), "max_seconds": max(seconds),
-                    "steps_per_second": sum(rates) / len(rates) if rates else None})
+        out.append(
+            {
+                "library": library,
+                "estimator": estimator,
+                "n": n,
+                "estimates": len(rows),
+                "mean_seconds": sum(seconds) / len(seconds),
+                "max_seconds": max(seconds),
+                "steps_per_second": sum(rates) / len(rates) if rates else None,
+            }
+        )
     return out
 
 
 def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sampler: dict[str, Any] | None) -> str:
     parts = []
     if estimates:
-        parts += [("Wall seconds per estimate (mean over every MI task and seed it ran on; the estimate alone, no interpreter start "
-                   "or import) and training steps per second (steps taken / those seconds, so evaluation and early-stopping "
-                   "checks are included):"), "",
-                  "| library | estimator | n | estimates | mean s | max s | steps/s |", "|---|---|---|---|---|---|---|"]
+        parts += [
+            (
+                "Wall seconds per estimate (mean over every MI task and seed it ran on; the estimate alone, no interpreter start "
+                "or import) and training steps per second (steps taken / those seconds, so evaluation and early-stopping "
+                "checks are included):"
+            ),
+            "",
+            "| library | estimator | n | estimates | mean s | max s | steps/s |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in estimates:
             rate = _rate(r["steps_per_second"]) if r["steps_per_second"] else "-"
-            parts.append(f"| {r['library']} | {r['estimator']} | {r['n']:,} | {r['estimates']} | {r['mean_seconds']:.1f} | {r['max_seconds']:.1f} | {rate} |")
+            parts.append(
+                f"| {r['library']} | {r['estimator']} | {r['n']:,} | {r['estimates']} | {r['mean_seconds']:.1f} | {r['max_seconds']:.1f} | {rate} |"
+            )
         parts.append("")
     if training:
         d, b = training[0]["dim"], training[0]["batch"]
         critics = sorted({r["critic"] for r in training}, key=CRITICS.index)
-        parts += [f"miestim training steps per second (forward, backward, Adam; d={d}, batch {b}):", "",
-                  "| estimator | " + " | ".join(critics) + " |", "|---|" + "---|" * len(critics)]
+        parts += [
+            f"miestim training steps per second (forward, backward, Adam; d={d}, batch {b}):",
+            "",
+            "| estimator | " + " | ".join(critics) + " |",
+            "|---|" + "---|" * len(critics),
+        ]
         table = {(r["estimator"], r["critic"]): r["steps_per_second"] for r in training}
         for name in sorted({r["estimator"] for r in training}):
             parts.append(f"| {name} | " + " | ".join(_rate(table[(name, c)]) for c in critics) + " |")

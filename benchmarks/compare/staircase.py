@@ -48,8 +48,9 @@ class Trace:
         return len(self.estimate) / self.seconds
 
 
-def run_bound(label: str, name: str, options: dict[str, Any], *, dim: int, batch: int, steps_per_level: int, seed: int,
-              lr: float = 5e-4, device: str = "cpu") -> Trace:
+def run_bound(
+    label: str, name: str, options: dict[str, Any], *, dim: int, batch: int, steps_per_level: int, seed: int, lr: float = 5e-4, device: str = "cpu"
+) -> Trace:
     tasks = [CorrelatedGaussianTask(dim, mi) for mi in LEVELS]
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -80,13 +81,19 @@ def level_stats(trace: Trace, steps_per_level: int) -> list[dict[str, float]]:
         block = block[np.isfinite(block)]
         bias = float(block.mean() - mi) if len(block) else float("nan")
         var = float(block.var()) if len(block) else float("nan")
-        out.append({"true_mi": mi, "mean": float(block.mean()) if len(block) else float("nan"), "bias": bias, "variance": var,
-                    "mse": float(np.mean((block - mi) ** 2)) if len(block) else float("nan")})
+        out.append(
+            {
+                "true_mi": mi,
+                "mean": float(block.mean()) if len(block) else float("nan"),
+                "bias": bias,
+                "variance": var,
+                "mse": float(np.mean((block - mi) ** 2)) if len(block) else float("nan"),
+            }
+        )
     return out
 
 
-def run(*, dim: int = 20, batch: int = 64, steps_per_level: int = 4_000, seed: int = 0, device: str = "cpu",
-        bounds=BOUNDS, log=print) -> list[Trace]:
+def run(*, dim: int = 20, batch: int = 64, steps_per_level: int = 4_000, seed: int = 0, device: str = "cpu", bounds=BOUNDS, log=print) -> list[Trace]:
     traces = []
     for label, name, options in bounds:
         trace = run_bound(label, name, options, dim=dim, batch=batch, steps_per_level=steps_per_level, seed=seed, device=device)
@@ -97,8 +104,12 @@ def run(*, dim: int = 20, batch: int = 64, steps_per_level: int = 4_000, seed: i
 
 def markdown(traces: list[Trace], steps_per_level: int) -> str:
     stats = {t.label: level_stats(t, steps_per_level) for t in traces}
-    lines = ["MSE per step of the staircase (nats², lower is better) and training speed:", "",
-             "| bound | " + " | ".join(f"MI={mi:g}" for mi in LEVELS) + " | steps/s |", "|---|" + "---|" * (len(LEVELS) + 1)]
+    lines = [
+        "MSE per step of the staircase (nats², lower is better) and training speed:",
+        "",
+        "| bound | " + " | ".join(f"MI={mi:g}" for mi in LEVELS) + " | steps/s |",
+        "|---|" + "---|" * (len(LEVELS) + 1),
+    ]
     for t in traces:
         lines.append(f"| {t.label} | " + " | ".join(f"{s['mse']:.3f}" for s in stats[t.label]) + f" | {t.steps_per_second:.0f} |")
     lines += ["", "Bias, variance and MSE per step:", "", "| bound | true MI | mean estimate | bias | variance | MSE |", "|---|---|---|---|---|---|"]
@@ -113,9 +124,17 @@ def record(traces: list[Trace], steps_per_level: int, block: int = 50) -> list[d
     out = []
     for t in traces:
         n = len(t.estimate) // block * block
-        out.append({"bound": t.label, "estimator": t.estimator, "seconds": t.seconds, "steps_per_second": t.steps_per_second,
-                    "levels": level_stats(t, steps_per_level), "trace_block": block,
-                    "trace": [round(float(v), 4) for v in t.estimate[:n].reshape(-1, block).mean(axis=1)]})
+        out.append(
+            {
+                "bound": t.label,
+                "estimator": t.estimator,
+                "seconds": t.seconds,
+                "steps_per_second": t.steps_per_second,
+                "levels": level_stats(t, steps_per_level),
+                "trace_block": block,
+                "trace": [round(float(v), 4) for v in t.estimate[:n].reshape(-1, block).mean(axis=1)],
+            }
+        )
     return out
 
 
@@ -138,7 +157,7 @@ def plot(traces: list[Trace], path: str, *, batch: int) -> None:
             ax.axhline(np.log(batch), color="gray", ls=":", lw=1.0, label=f"log {batch}")
         ax.set_title(t.label)
         ax.set_ylim(-1, 14)
-    for ax in axes.flat[len(traces):]:
+    for ax in axes.flat[len(traces) :]:
         ax.axis("off")
     for ax in axes[-1]:
         ax.set_xlabel("training step")

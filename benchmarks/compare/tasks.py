@@ -13,9 +13,10 @@ order, i.i.d.) in an ``.npz`` file that the in-process runners and the workers a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 

@@ -1,10 +1,10 @@
 """Command line: ``python -m examples.sentiment {train, make-data} ...``.
 
-    python -m examples.sentiment train                                  # synthetic data, CPU, ~minutes
-    python -m examples.sentiment train --data mosi_unaligned --data-dir DIR --preset mosi --text-model BERT_DIR --device auto
-                                                                        # the authors' configuration; BERT_DIR: local bert-base-uncased
-    python -m examples.sentiment make-data --out DIR                    # MOSI-shaped MulT/MMIM files
-    torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 processes (gloo on CPU, nccl on CUDA)
+python -m examples.sentiment train                                  # synthetic data, CPU, ~minutes
+python -m examples.sentiment train --data mosi_unaligned --data-dir DIR --preset mosi --text-model BERT_DIR --device auto
+                                                                    # the authors' configuration; BERT_DIR: local bert-base-uncased
+python -m examples.sentiment make-data --out DIR                    # MOSI-shaped MulT/MMIM files
+torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 processes (gloo on CPU, nccl on CUDA)
 """
 
 from __future__ import annotations
@@ -121,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if joined:
             torch.distributed.destroy_process_group()
     if rank == 0:
-        print(json.dumps({k: report[k] for k in ("selected_epoch", "valid", "test", "mi_terms_valid_nats", "seconds_per_epoch")},
-                         indent=2, default=float))
+        print(
+            json.dumps(
+                {k: report[k] for k in ("selected_epoch", "valid", "test", "mi_terms_valid_nats", "seconds_per_epoch")}, indent=2, default=float
+            )
+        )
         print(f"report: {report['config']['out']}/report.json")
     return 0

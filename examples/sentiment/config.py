@@ -83,9 +83,15 @@ class TrainConfig:
             raise ValueError(f"data={self.data!r} needs data_dir (--data-dir), the folder holding the dataset's files.")
         if self.nonfinite not in ("raise", "zero"):
             raise ValueError(f"nonfinite must be 'raise' or 'zero'; got {self.nonfinite!r}.")
-        for name, choices in (("text_mode", TEXT_MODES), ("text_projection", TEXT_PROJECTIONS), ("rnn_style", RNN_STYLES),
-                              ("fusion", FUSIONS), ("fusion_activation", tuple(ACTIVATIONS)), ("clip_mode", CLIP_MODES),
-                              ("mi_lr_schedule", MI_LR_SCHEDULES)):
+        for name, choices in (
+            ("text_mode", TEXT_MODES),
+            ("text_projection", TEXT_PROJECTIONS),
+            ("rnn_style", RNN_STYLES),
+            ("fusion", FUSIONS),
+            ("fusion_activation", tuple(ACTIVATIONS)),
+            ("clip_mode", CLIP_MODES),
+            ("mi_lr_schedule", MI_LR_SCHEDULES),
+        ):
             if getattr(self, name) not in choices:
                 raise ValueError(f"{name} must be one of {choices}; got {getattr(self, name)!r}.")
         if len(self.weights) == 1:
@@ -128,18 +134,43 @@ class TrainConfig:
 #: their code is correct; the fidelity table of examples/README.md gives every component and each deviation's reason.
 _PUBLISHED: dict[str, Any] = dict(
     # Text: bert-base-uncased fine-tuned at lr x 0.01, time_len = 100 tokens, W_t = Linear(768, 128, bias=False).
-    text_mode="finetune", text_lr_scale=0.01, text_max_length=100, text_projection="linear",
+    text_mode="finetune",
+    text_lr_scale=0.01,
+    text_max_length=100,
+    text_projection="linear",
     # Audio / visual: 2-layer bidirectional GRU, 128 units per direction, summed, orthogonal weight_hh; dropout 0.1.
-    d=128, encoder="gru", rnn_style="published", dropout=0.1,
+    d=128,
+    encoder="gru",
+    rnn_style="published",
+    dropout=0.1,
     # CubeMLP (MLPProcess.py): 100-3-128 -> 50-3-128 -> 10-3-128, residual projections, GELU, dropout_mlp 0.
-    fusion="cube-published", fusion_len=100, fusion_shapes=(50, 3, 128, 10, 3, 128), fusion_activation="gelu", fusion_dropout=0.0,
+    fusion="cube-published",
+    fusion_len=100,
+    fusion_shapes=(50, 3, 128, 10, 3, 128),
+    fusion_activation="gelu",
+    fusion_dropout=0.0,
     # Estimators (Model.py, VMI.py): separate critics 3 x 256 hidden, 128-d embedding, ReLU; CMI classifiers 3 x 256.
-    estimator="infonce", critic_hidden=(256, 256, 256), critic_embed=128, critic_activation="relu", cmine_hidden=(256, 256, 256),
-    weights=(0.1,), k=4, stage1_passes=2,
+    estimator="infonce",
+    critic_hidden=(256, 256, 256),
+    critic_embed=128,
+    critic_activation="relu",
+    cmine_hidden=(256, 256, 256),
+    weights=(0.1,),
+    k=4,
+    stage1_passes=2,
     # Solver.py: Adam lr 4e-3 for the model and (mi_lr_rate 1) the estimators, both x0.1 after epochs 50 and 60;
     # gradient values clipped to 1.0 in both stages; epoch 0 trains on L1 only.
-    batch_size=128, lr=4e-3, mi_lr=None, mi_lr_schedule="model", epochs=70, decay_epochs=(50, 60), decay_gamma=0.1,
-    clip=1.0, clip_mode="value", warmup_epochs=1, seed=0,
+    batch_size=128,
+    lr=4e-3,
+    mi_lr=None,
+    mi_lr_schedule="model",
+    epochs=70,
+    decay_epochs=(50, 60),
+    decay_gamma=0.1,
+    clip=1.0,
+    clip_mode="value",
+    warmup_epochs=1,
+    seed=0,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -33,7 +33,7 @@ built, so an ablation pays only for what it uses.
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
@@ -120,14 +120,12 @@ class MITerms(nn.Module):
         critic_kwargs = critic_kwargs or {"hidden": (128,), "embed_dim": 64}
         dims = {"t": d, "a": d, "v": d, "f": d, "c": 1}
         # Module keys must be plain identifiers (they name state_dict entries); _NAMES maps them back.
-        self.mi = nn.ModuleDict({
-            _KEYS[name]: miestim.ESTIMATORS[estimator](d, d, critic="separable", critic_kwargs=critic_kwargs)
-            for name in MI_PAIRS if name in used
-        })
-        self.cmi = nn.ModuleDict({
-            _KEYS[name]: miestim.CMINE(*(dims[r] for r in CMI_TRIPLES[name]), hidden=cmine_hidden)
-            for name in CMI_TRIPLES if name in used
-        })
+        self.mi = nn.ModuleDict(
+            {_KEYS[name]: miestim.ESTIMATORS[estimator](d, d, critic="separable", critic_kwargs=critic_kwargs) for name in MI_PAIRS if name in used}
+        )
+        self.cmi = nn.ModuleDict(
+            {_KEYS[name]: miestim.CMINE(*(dims[r] for r in CMI_TRIPLES[name]), hidden=cmine_hidden) for name in CMI_TRIPLES if name in used}
+        )
 
     @property
     def active(self) -> bool:
@@ -169,9 +167,7 @@ class MITerms(nn.Module):
         out.update({_NAMES[key]: cmine(*inputs) for key, cmine, inputs in self._cmi_inputs(cols, bank, index)})
         return out
 
-    def estimator_loss(
-        self, features: Mapping[str, torch.Tensor], labels: torch.Tensor, bank: FeatureBank, index: torch.Tensor
-    ) -> torch.Tensor:
+    def estimator_loss(self, features: Mapping[str, torch.Tensor], labels: torch.Tensor, bank: FeatureBank, index: torch.Tensor) -> torch.Tensor:
         """Stage-1 loss of the estimators: −Σ MI bounds + Σ CMINE cross-entropies (features detached)."""
         cols = {key: value.detach() for key, value in _columns(features, labels).items()}
         losses = [-est(*(cols[r] for r in MI_PAIRS[_NAMES[key]])) for key, est in self.mi.items()]
@@ -180,10 +176,7 @@ class MITerms(nn.Module):
 
     def terms(self, estimates: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """The 8 terms (those with non-zero weight) composed from estimator values."""
-        return {
-            name: sum(sign * estimates[part] for sign, part in TERM_PARTS[name])
-            for name, w in self.weights.items() if w != 0
-        }
+        return {name: sum(sign * estimates[part] for sign, part in TERM_PARTS[name]) for name, w in self.weights.items() if w != 0}
 
     def objective(self, terms: Mapping[str, torch.Tensor]) -> torch.Tensor:
         r""":math:`\sum_j w_j \cdot \mathrm{term}_j` — subtracted from the task loss in stage 2."""

@@ -98,9 +98,7 @@ class SequenceEncoder(nn.Module):
     before each (``style`` does not apply). Then LayerNorm, ReLU and dropout.
     """
 
-    def __init__(
-        self, in_dim: int, d: int = 128, *, kind: str = "gru", layers: int = 2, dropout: float = 0.1, style: str = "compact"
-    ) -> None:
+    def __init__(self, in_dim: int, d: int = 128, *, kind: str = "gru", layers: int = 2, dropout: float = 0.1, style: str = "compact") -> None:
         super().__init__()
         _check_choice(kind, SEQUENCE_KINDS, "encoder kind")
         self.style = _check_choice(style, RNN_STYLES, "rnn_style")
@@ -188,9 +186,7 @@ class PublishedCubeMLPBlock(nn.Module):
     Shapes: (B, L, M, D) = (B, *in_shape) -> (B, *out_shape).
     """
 
-    def __init__(
-        self, in_shape: Sequence[int], out_shape: Sequence[int], *, activation: str = "gelu", dropout: float = 0.0
-    ) -> None:
+    def __init__(self, in_shape: Sequence[int], out_shape: Sequence[int], *, activation: str = "gelu", dropout: float = 0.0) -> None:
         super().__init__()
         self.in_shape, self.out_shape = tuple(in_shape), tuple(out_shape)
         act = ACTIVATIONS[_check_choice(activation, ACTIVATIONS, "fusion activation")]
@@ -239,9 +235,7 @@ class CubeMLP(nn.Module):
         if _check_choice(block, FUSIONS, "fusion") == "cube-published":
             blocks = [PublishedCubeMLPBlock(a, b, activation=activation, dropout=dropout) for a, b in itertools.pairwise(shapes)]
         else:
-            blocks = [
-                CubeMLPBlock(a, b, expansion=expansion, dropout=dropout, activation=activation) for a, b in itertools.pairwise(shapes)
-            ]
+            blocks = [CubeMLPBlock(a, b, expansion=expansion, dropout=dropout, activation=activation) for a, b in itertools.pairwise(shapes)]
         self.blocks = nn.ModuleList(blocks)
 
     def forward(self, cube: torch.Tensor) -> torch.Tensor:
@@ -314,8 +308,14 @@ class MIMRLModel(nn.Module):
 
     def parameter_counts(self) -> dict[str, int]:
         """Parameters per component (the live text encoder's only when the model holds one), and their ``"total"``."""
-        parts = {"text encoder": self.text_encoder, "text projection": self.text_proj, "audio encoder": self.audio,
-                 "visual encoder": self.vision, "fusion": self.fusion, "head": self.head}
+        parts = {
+            "text encoder": self.text_encoder,
+            "text projection": self.text_proj,
+            "audio encoder": self.audio,
+            "visual encoder": self.vision,
+            "fusion": self.fusion,
+            "head": self.head,
+        }
         counts = {name: sum(p.numel() for p in part.parameters()) for name, part in parts.items() if part is not None}
         return {**counts, "total": sum(counts.values())}
 

@@ -10,8 +10,8 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -115,9 +115,7 @@ class TextEncoder(nn.Module):
             TypeError: if ``sentences`` is a single string.
             ValueError: if ``sentences`` is empty.
         """
-        batch = self.tokenizer(
-            _check_sentences(sentences), padding="longest", truncation=True, max_length=self.max_length, return_tensors="pt"
-        )
+        batch = self.tokenizer(_check_sentences(sentences), padding="longest", truncation=True, max_length=self.max_length, return_tensors="pt")
         return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -173,7 +171,7 @@ def encode_texts(
     try:
         with torch.no_grad():
             for start in tqdm(range(0, len(order), batch_size), desc="encoding text", disable=not progress):
-                index = order[start:start + batch_size]
+                index = order[start : start + batch_size]
                 batch = encoder.tokenize([sentences[i] for i in index])
                 mask = batch["attention_mask"].to(encoder.device)
                 states = encoder(batch["input_ids"], mask) * mask.unsqueeze(-1)  # zero the padding positions

@@ -137,19 +137,30 @@ class Trainer:
         train = self.data.train
         shapes = config.fusion_shapes
         self.model = MIMRLModel(
-            text_dim, train.audio.shape[2], train.vision.shape[2], d=config.d, encoder=config.encoder, rnn_style=config.rnn_style,
-            text_projection=config.text_projection, fusion=config.fusion, fusion_activation=config.fusion_activation,
-            fusion_len=config.fusion_len, fusion_blocks=config.fusion_blocks,
-            fusion_shapes=[(config.fusion_len, 3, config.d)] + [shapes[i:i + 3] for i in range(0, len(shapes), 3)] if shapes else None,
-            dropout=config.dropout, fusion_dropout=config.fusion_dropout, text_encoder=text_encoder,
+            text_dim,
+            train.audio.shape[2],
+            train.vision.shape[2],
+            d=config.d,
+            encoder=config.encoder,
+            rnn_style=config.rnn_style,
+            text_projection=config.text_projection,
+            fusion=config.fusion,
+            fusion_activation=config.fusion_activation,
+            fusion_len=config.fusion_len,
+            fusion_blocks=config.fusion_blocks,
+            fusion_shapes=[(config.fusion_len, 3, config.d)] + [shapes[i : i + 3] for i in range(0, len(shapes), 3)] if shapes else None,
+            dropout=config.dropout,
+            fusion_dropout=config.fusion_dropout,
+            text_encoder=text_encoder,
         ).to(self.device)
         # What stage 2 calls: the DDP wrapper averages the gradients over the ranks (the model itself in one process).
         self.net: torch.nn.Module = self.model
         if is_distributed():
             self.net = DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
         critic = {"hidden": config.critic_hidden, "embed_dim": config.critic_embed, "activation": config.critic_activation}
-        self.mi = MITerms(config.d, config.weights, estimator=config.estimator, k=config.k, critic_kwargs=critic,
-                          cmine_hidden=config.cmine_hidden).to(self.device)
+        self.mi = MITerms(
+            config.d, config.weights, estimator=config.estimator, k=config.k, critic_kwargs=critic, cmine_hidden=config.cmine_hidden
+        ).to(self.device)
 
         text_params = list(text_encoder.parameters()) if text_encoder is not None and config.text_mode == "finetune" else []
         text_ids = {id(p) for p in text_params}
@@ -160,7 +171,8 @@ class Trainer:
             self.optimizers["mi"] = torch.optim.Adam(self.mi.parameters(), lr=config.lr if config.mi_lr is None else config.mi_lr)
         self.schedulers = {
             name: torch.optim.lr_scheduler.MultiStepLR(opt, milestones=list(config.decay_epochs), gamma=config.decay_gamma)
-            for name, opt in self.optimizers.items() if name != "mi" or config.mi_lr_schedule == "model"
+            for name, opt in self.optimizers.items()
+            if name != "mi" or config.mi_lr_schedule == "model"
         }
         self.shuffle = torch.Generator().manual_seed(config.seed)
         self.epoch = 0
@@ -313,12 +325,19 @@ class Trainer:
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": self.config.to_dict(), "epoch": self.epoch, "history": self.history, "best": self.best,
-            "model": self.model.state_dict(), "mi": self.mi.state_dict(),
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best,
+            "model": self.model.state_dict(),
+            "mi": self.mi.state_dict(),
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
-            "rng": {"shuffle": self.shuffle.get_state(), "torch": torch.get_rng_state(),
-                    "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None},
+            "rng": {
+                "shuffle": self.shuffle.get_state(),
+                "torch": torch.get_rng_state(),
+                "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            },
         }
 
     def save_checkpoint(self) -> Path:
@@ -363,8 +382,7 @@ class Trainer:
                 self.save_checkpoint()
                 _write_log(self.out / "log.csv", self.history)
             if self.config.progress and self.main:
-                tqdm.write(f"epoch {row['epoch']:3d}  valid {_summary(row, 'valid')}  test {_summary(row, 'test')}  "
-                           f"{row['seconds_epoch']:.1f}s")
+                tqdm.write(f"epoch {row['epoch']:3d}  valid {_summary(row, 'valid')}  test {_summary(row, 'test')}  {row['seconds_epoch']:.1f}s")
         return self.report()
 
     def report(self) -> dict[str, Any]:
@@ -391,14 +409,13 @@ class Trainer:
 
 
 def _summary(row: dict[str, Any], split: str) -> str:
-    return format_metrics({k[len(split) + 1:]: v for k, v in row.items() if k.startswith(f"{split}_")})
+    return format_metrics({k[len(split) + 1 :]: v for k, v in row.items() if k.startswith(f"{split}_")})
 
 
 def _check_finite(loss: torch.Tensor, what: str, epoch: int) -> None:
     if not torch.isfinite(loss):
         raise FloatingPointError(
-            f"{what} became {loss.item()} in epoch {epoch}; lower the learning rate or the MI weights, "
-            "or resume from the last checkpoint (--resume)."
+            f"{what} became {loss.item()} in epoch {epoch}; lower the learning rate or the MI weights, or resume from the last checkpoint (--resume)."
         )
 
 
@@ -439,4 +456,3 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
 def train(config: TrainConfig, *, resume: bool = False, data: SentimentData | None = None) -> dict[str, Any]:
     """Run :class:`Trainer` to the end and return its report (see :meth:`Trainer.report`)."""
     return Trainer(config, data).fit(resume=resume)
-

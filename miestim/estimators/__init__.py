@@ -13,18 +13,14 @@ from .simple import DV, JS, NWJ, SMILE, InfoNCE
 __all__ = ["DV", "JS", "MINE", "NWJ", "SMILE", "TUBA", "ESTIMATORS", "InfoNCE", "InterpolatedBound", "LogBaseline", "MIEstimator", "make_estimator"]
 
 #: Estimator classes by name, as accepted by ``estimate_mi(estimator=...)``.
-ESTIMATORS: dict[str, type[MIEstimator]] = {
-    cls.name: cls for cls in (DV, NWJ, MINE, InfoNCE, JS, SMILE, TUBA, InterpolatedBound)
-}
+ESTIMATORS: dict[str, type[MIEstimator]] = {cls.name: cls for cls in (DV, NWJ, MINE, InfoNCE, JS, SMILE, TUBA, InterpolatedBound)}
 
 
 def make_estimator(estimator: str | MIEstimator, x_dim: int, y_dim: int, **kwargs: Any) -> MIEstimator:
     """Build an estimator from its name (see :data:`ESTIMATORS`) or check an instance's dimensions."""
     if isinstance(estimator, MIEstimator):
         if (estimator.x_dim, estimator.y_dim) != (x_dim, y_dim):
-            raise ValueError(
-                f"estimator was built for x_dim={estimator.x_dim}, y_dim={estimator.y_dim}; the data have {x_dim} and {y_dim} columns."
-            )
+            raise ValueError(f"estimator was built for x_dim={estimator.x_dim}, y_dim={estimator.y_dim}; the data have {x_dim} and {y_dim} columns.")
         return estimator
     if not isinstance(estimator, str):
         raise TypeError(f"estimator must be a name in {sorted(ESTIMATORS)} or an MIEstimator instance; got {type(estimator).__name__}.")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -66,7 +67,12 @@ class MIEstimator(nn.Module):
     trains_on_exp_scores: bool = False
 
     def __init__(
-        self, x_dim: int, y_dim: int, *, critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None,
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
         global_batch: bool | None = None,
     ) -> None:
         super().__init__()
@@ -125,9 +131,7 @@ class MIEstimator(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
-            raise ValueError(
-                f"x and y must be (n, x_dim) and (n, y_dim) with the same n; got {tuple(x.shape)} and {tuple(y.shape)}."
-            )
+            raise ValueError(f"x and y must be (n, x_dim) and (n, y_dim) with the same n; got {tuple(x.shape)} and {tuple(y.shape)}.")
         if x.shape[1] != self.x_dim or y.shape[1] != self.y_dim:
             raise ValueError(
                 f"{type(self).__name__} was built for x_dim={self.x_dim}, y_dim={self.y_dim}; "

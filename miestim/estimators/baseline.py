@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -25,7 +26,16 @@ class TUBA(MIEstimator):
     trains_on_exp_scores = True
     uses_y = True
 
-    def __init__(self, x_dim: int, y_dim: int, *, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        baseline_hidden: Sequence[int] = (64,),
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        global_batch: bool | None = None,
+    ) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.baseline = LogBaseline(y_dim, hidden=baseline_hidden)
 
@@ -45,7 +55,17 @@ class InterpolatedBound(MIEstimator):
     trains_on_exp_scores = True
     uses_y = True
 
-    def __init__(self, x_dim: int, y_dim: int, *, alpha: float = 0.5, baseline_hidden: Sequence[int] = (64,), critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        alpha: float = 0.5,
+        baseline_hidden: Sequence[int] = (64,),
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        global_batch: bool | None = None,
+    ) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.alpha = check_probability(alpha, name="alpha")
         self.baseline = LogBaseline(y_dim, hidden=baseline_hidden)

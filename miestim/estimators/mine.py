@@ -30,7 +30,16 @@ class MINE(MIEstimator):
     trains_on_exp_scores = True
     log_ema: torch.Tensor  # a buffer, registered in __init__
 
-    def __init__(self, x_dim: int, y_dim: int, *, momentum: float = 0.01, critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        momentum: float = 0.01,
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        global_batch: bool | None = None,
+    ) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.momentum = check_probability(momentum, name="momentum", open_low=True)
         self.register_buffer("log_ema", torch.tensor(float("nan")))

@@ -80,7 +80,16 @@ class JS(MIEstimator):
 
     name = "js"
 
-    def __init__(self, x_dim: int, y_dim: int, *, report: str = "dv", critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        report: str = "dv",
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        global_batch: bool | None = None,
+    ) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.report = check_choice(report, name="report", choices=("dv", "nwj"))
 
@@ -101,7 +110,16 @@ class SMILE(MIEstimator):
 
     name = "smile"
 
-    def __init__(self, x_dim: int, y_dim: int, *, clip: float = 5.0, critic: str | Critic = "separable", critic_kwargs: dict[str, Any] | None = None, global_batch: bool | None = None) -> None:
+    def __init__(
+        self,
+        x_dim: int,
+        y_dim: int,
+        *,
+        clip: float = 5.0,
+        critic: str | Critic = "separable",
+        critic_kwargs: dict[str, Any] | None = None,
+        global_batch: bool | None = None,
+    ) -> None:
         super().__init__(x_dim, y_dim, critic=critic, critic_kwargs=critic_kwargs, global_batch=global_batch)
         self.clip = check_positive_float(clip, name="clip")
 

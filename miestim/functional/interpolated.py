@@ -20,9 +20,7 @@ def _leave_one_out_column_logmeanexp(scores: torch.Tensor) -> torch.Tensor:
     return torch.logaddexp(prefix, suffix) - math.log(n - 1)
 
 
-def interpolated_lower_bound(
-    scores: torch.Tensor, log_baseline: torch.Tensor | float = 0.0, *, alpha: float = 0.5
-) -> torch.Tensor:
+def interpolated_lower_bound(scores: torch.Tensor, log_baseline: torch.Tensor | float = 0.0, *, alpha: float = 0.5) -> torch.Tensor:
     r"""Interpolated multi-sample bound :math:`I_\alpha`, nats (Poole et al. 2019, section 2.4).
 
     The critic is normalised by a denominator that interpolates the InfoNCE

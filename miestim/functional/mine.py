@@ -53,5 +53,6 @@ def update_log_ema(log_ema: torch.Tensor, log_partition: torch.Tensor, *, moment
     log_partition = log_partition.detach()
     if not torch.isfinite(log_ema).all():
         return log_partition.clone()
-    return torch.logaddexp(log_ema + math.log1p(-momentum) if momentum < 1 else torch.full_like(log_ema, float("-inf")),
-                           log_partition + math.log(momentum))
+    return torch.logaddexp(
+        log_ema + math.log1p(-momentum) if momentum < 1 else torch.full_like(log_ema, float("-inf")), log_partition + math.log(momentum)
+    )

@@ -7,7 +7,8 @@ the generic checks (integers, floats, choices) come from :mod:`miestim._validati
 from __future__ import annotations
 
 import numbers
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch

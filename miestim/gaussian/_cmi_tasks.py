@@ -127,10 +127,7 @@ class GaussianCMITask:
         return _log_ratio(self._cov, joint, marginal)
 
     def __repr__(self) -> str:
-        return (
-            f"GaussianCMITask(dim_x={self.dim_x}, dim_y={self.dim_y}, dim_z={self.dim_z}, "
-            f"cmi={self.conditional_mutual_information:.4g})"
-        )
+        return f"GaussianCMITask(dim_x={self.dim_x}, dim_y={self.dim_y}, dim_z={self.dim_z}, cmi={self.conditional_mutual_information:.4g})"
 
 
 _CHAIN_TARGETS = {"x;y|z": ("x", "y", "z"), "x;z|y": ("x", "z", "y"), "y;z|x": ("y", "z", "x")}
@@ -225,10 +222,7 @@ class GaussianChainTask(GaussianCMITask):
 
     def __repr__(self) -> str:
         sx, sn, sz = (self._sigmas[k] for k in "xyz")
-        return (
-            f"GaussianChainTask(dim={self._dim}, sigma_x={sx:g}, sigma_noise={sn:g}, sigma_z={sz:g}, "
-            f"target={self._target!r})"
-        )
+        return f"GaussianChainTask(dim={self._dim}, sigma_x={sx:g}, sigma_noise={sn:g}, sigma_z={sz:g}, target={self._target!r})"
 
 
 class ClassConditionalGaussianTask:

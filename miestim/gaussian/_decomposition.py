@@ -7,14 +7,13 @@ Gaussian variables each has an exact value in nats.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .._validation import check_positive_int
-
 from ._checks import Indices, as_covariance, as_indices, check_disjoint
 from ._closed_form import _cmi, _mi
 from ._tasks import _check_sample_args
@@ -56,10 +55,7 @@ class GaussianDecomposition:
 
 def _check_modalities(modalities: Any, dim: int) -> dict[str, tuple[int, ...]]:
     if not isinstance(modalities, Mapping):
-        raise TypeError(
-            f"modalities must be a dict mapping names to index sets, e.g. {{'t': [0], 'a': [1]}}; "
-            f"got {type(modalities).__name__}."
-        )
+        raise TypeError(f"modalities must be a dict mapping names to index sets, e.g. {{'t': [0], 'a': [1]}}; got {type(modalities).__name__}.")
     if len(modalities) < 2:
         raise ValueError(f"modalities must name at least 2 modalities; got {len(modalities)}: {list(modalities)}.")
     checked = {}
@@ -172,7 +168,6 @@ def decomposition(
         components={k: float(v) for k, v in components.items()},
         anchor=anchor,
     )
-
 
 
 class GaussianDecompositionTask:

@@ -9,7 +9,8 @@ separately, so they keep the wrapped task's MI while changing the distribution.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 

@@ -240,22 +240,29 @@ class KNNSampler:
         self._bank = (z - self.mean_) / self.scale_
         if faiss is not None and use_faiss:
             self.backend_ = "faiss"
-            self.neighbors_ = faiss_knn(
-                self._bank, self._bank, self.k, exclude_self=True, generator=self.generator_, faiss=faiss
-            )
+            self.neighbors_ = faiss_knn(self._bank, self._bank, self.k, exclude_self=True, generator=self.generator_, faiss=faiss)
         elif self.distributed and is_distributed():
             self.backend_ = "exact"
             share = rank_slice(n)
             ties = make_generator(self.generator_.initial_seed() % 2**62 + 1 + get_rank(), device=self.device_)
             local = exact_knn(
-                self._bank[share], self._bank, self.k, exclude_self=True, chunk_size=self.chunk_size,
-                generator=ties, query_offset=share.start,
+                self._bank[share],
+                self._bank,
+                self.k,
+                exclude_self=True,
+                chunk_size=self.chunk_size,
+                generator=ties,
+                query_offset=share.start,
             )
             self.neighbors_ = all_gather(local)
         else:
             self.backend_ = "exact"
             self.neighbors_ = exact_knn(
-                self._bank, self._bank, self.k, exclude_self=True, chunk_size=self.chunk_size,
+                self._bank,
+                self._bank,
+                self.k,
+                exclude_self=True,
+                chunk_size=self.chunk_size,
                 generator=self.generator_,
             )
 
@@ -304,9 +311,7 @@ class KNNSampler:
         assert self.neighbors_ is not None  # a continuous bank: _build_table filled it
         return self.neighbors_.reshape(-1).index_select(0, anchors * self.k + column)
 
-    def product_sample(
-        self, x_bank: torch.Tensor, anchor_idx: Any, *, generator: torch.Generator | None = None
-    ) -> torch.Tensor:
+    def product_sample(self, x_bank: torch.Tensor, anchor_idx: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:
         r"""Rows of ``x_bank`` drawn approximately from :math:`p(x \mid z_{i})` for each anchor i.
 
         ``x_bank[sample_indices(anchor_idx)]``: the x of a random k-NN partner, never the
@@ -338,9 +343,7 @@ class KNNSampler:
     def _as_query(self, z_query: Any) -> torch.Tensor:
         q = as_sample_matrix(z_query, name="z_query", dtype=self.mean_.dtype, device=self.device_)
         if q.shape[1] != self.n_features_:
-            raise ValueError(
-                f"z_query must have {self.n_features_} columns like z_bank; got shape {tuple(q.shape)}."
-            )
+            raise ValueError(f"z_query must have {self.n_features_} columns like z_bank; got shape {tuple(q.shape)}.")
         return q
 
     def query_neighbors(self, z_query: Any, *, generator: torch.Generator | None = None) -> torch.Tensor:
@@ -364,8 +367,7 @@ class KNNSampler:
         """
         if self._strata is not None:
             raise ValueError(
-                "query_neighbors is not defined for a discrete z bank (neighbours are whole strata); "
-                "use sample_for to draw bank partners."
+                "query_neighbors is not defined for a discrete z bank (neighbours are whole strata); use sample_for to draw bank partners."
             )
         q = (self._as_query(z_query) - self.mean_) / self.scale_
         gen = self._generator(generator)

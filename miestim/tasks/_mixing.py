@@ -2,6 +2,7 @@ r"""Rotation, then a coordinate-wise nonlinearity, then another rotation: a mixi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,10 @@ from ._wrapper import _SideMapTask
 
 __all__ = ["MixingTask"]
 
-_NONLINEARITIES = {"asinh": (np.arcsinh, np.sinh), "cube": (lambda v: v**3, np.cbrt)}
+_NONLINEARITIES: dict[str, tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]] = {
+    "asinh": (np.arcsinh, np.sinh),
+    "cube": (lambda v: v**3, np.cbrt),
+}
 
 
 class MixingTask(_SideMapTask):

@@ -30,7 +30,7 @@ def beyond_gaussian_tasks() -> dict[str, Any]:
         {'student-t-6x6-df4': 0.2595, 'spiral-x(gaussian-4x4-2pairs-rho0.8)': 1.0217,
          'additive-uniform-eps0.2': 1.1163, 'gaussian-20x20-3pairs-rho0.8': 1.5325}
     """
-    tasks = [
+    tasks: list[Any] = [
         StudentTTask(6, 6, df=4),
         SpiralTask(GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8)),
         AdditiveUniformTask(0.2),

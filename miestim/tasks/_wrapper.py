@@ -62,7 +62,8 @@ class _SideMapTask:
     def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
         """Draw ``n`` samples from the wrapped task (same ``seed``) and map them; shapes ``(n, dim_x)``, ``(n, dim_y)``."""
         dtype = check_float_dtype(dtype)
-        x, y = self._apply(*self._task.sample(n, seed, dtype=np.float64), self._forward)
+        base_x, base_y = self._task.sample(n, seed, dtype=np.float64)
+        x, y = self._apply(base_x, base_y, self._forward)
         return x.astype(dtype), y.astype(dtype)
 
     def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:

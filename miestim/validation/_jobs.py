@@ -95,10 +95,10 @@ def _library_call(job: Job, data: tuple[Any, ...]) -> Any:
                     f"{x.shape[1]} and {y.shape[1]} columns. Pass a callable that builds one per task instead."
                 )
             return miestim.estimate_mi(x, y, estimator=copy.deepcopy(job.estimator), **options)
-        return miestim.estimate_mi(*data, **({} if name == "default" else {"estimator": name}), **options)
+        return miestim.estimate_mi(data[0], data[1], **({} if name == "default" else {"estimator": name}), **options)
     if job.kind == "cmi":
         return miestim.estimate_cmi(*data, **options)
-    return miestim.decompose(*data, **({} if name == "default" else {"mi_estimator": name}), **options)
+    return miestim.decompose(data[0], data[1], **({} if name == "default" else {"mi_estimator": name}), **options)
 
 
 def _as_estimate(value: Any) -> tuple[float, float]:
@@ -189,8 +189,10 @@ def run_job(job: Job, timeout: float | None) -> list[ValidationRow]:
     with tempfile.TemporaryDirectory(prefix="miestim-validate-") as tmp:
         out = os.path.join(tmp, "rows.pickle")
         with open(os.path.join(tmp, "stderr.txt"), "w+b") as log:
-            proc = subprocess.Popen([sys.executable, "-c", _CHILD, out], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
-                                    start_new_session=os.name == "posix")
+            proc = subprocess.Popen(
+                [sys.executable, "-c", _CHILD, out], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=os.name == "posix"
+            )
+            assert proc.stdin is not None and proc.stdout is not None  # both are pipes
             try:
                 proc.stdin.write(pickle.dumps([p for p in sys.path if isinstance(p, str)]) + cloudpickle.dumps(job))
                 proc.stdin.close()
@@ -212,8 +214,9 @@ def run_job(job: Job, timeout: float | None) -> list[ValidationRow]:
                     return failed_rows(job, truth, "error", f"the worker process did not start within {STARTUP_SECONDS:g} s", STARTUP_SECONDS)
                 log.seek(0)
                 tail = " / ".join(log.read().decode(errors="replace").strip().splitlines()[-3:])
-                return failed_rows(job, truth, "error", f"the worker process exited with status {proc.returncode}: {tail}",
-                                   time.perf_counter() - start)
+                return failed_rows(
+                    job, truth, "error", f"the worker process exited with status {proc.returncode}: {tail}", time.perf_counter() - start
+                )
             proc.stdout.close()
         with open(out, "rb") as fh:
             return pickle.load(fh)
@@ -236,7 +239,7 @@ def _next_signal(signals: queue.Queue[bytes], seconds: float) -> bytes | None:
         return None
 
 
-def _finish(proc: subprocess.Popen) -> None:
+def _finish(proc: subprocess.Popen[bytes]) -> None:
     """Let a child that is done exit; stop it if it lingers (its rows are already written)."""
     try:
         proc.wait(timeout=60)
@@ -244,7 +247,7 @@ def _finish(proc: subprocess.Popen) -> None:
         _kill(proc)
 
 
-def _kill(proc: subprocess.Popen) -> None:
+def _kill(proc: subprocess.Popen[bytes]) -> None:
     """Stop the child and anything it started (its own process group on POSIX)."""
     if os.name == "posix":
         try:

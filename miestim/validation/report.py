@@ -71,9 +71,11 @@ class ValidationSummary:
     seconds: float
 
     def __str__(self) -> str:
-        return (f"{self.within_tolerance}/{self.tasks} within tolerance ({self.tolerance:g} nats, relative above 1 nat); "
-                f"mean |error| {self.mean_abs_error:.3f} nats, max {self.max_abs_error:.3f}; {self.failures} failed; "
-                f"{self.seconds:.1f} s of estimation")
+        return (
+            f"{self.within_tolerance}/{self.tasks} within tolerance ({self.tolerance:g} nats, relative above 1 nat); "
+            f"mean |error| {self.mean_abs_error:.3f} nats, max {self.max_abs_error:.3f}; {self.failures} failed; "
+            f"{self.seconds:.1f} s of estimation"
+        )
 
 
 def _finite_or_none(value: Any) -> Any:
@@ -122,8 +124,12 @@ class ValidationReport:
                 mean_error = sum(r.error for r in rows) / len(rows)
                 within += abs(mean_error) <= self.tolerance * max(1.0, abs(rows[0].truth))
         return ValidationSummary(
-            mean_abs_error=sum(errors) / len(errors) if errors else math.nan, max_abs_error=max(errors) if errors else math.nan,
-            tasks=len(groups), within_tolerance=within, tolerance=self.tolerance, failures=len(self.rows) - len(ok),
+            mean_abs_error=sum(errors) / len(errors) if errors else math.nan,
+            max_abs_error=max(errors) if errors else math.nan,
+            tasks=len(groups),
+            within_tolerance=within,
+            tolerance=self.tolerance,
+            failures=len(self.rows) - len(ok),
             seconds=sum(r.seconds for r in self.rows),
         )
 
@@ -156,8 +162,14 @@ class ValidationReport:
     def to_dict(self) -> dict[str, Any]:
         """A plain-Python record (JSON-serialisable; NaN becomes None): the run's settings, meta, summary and rows."""
         return {
-            "estimator": self.estimator, "suite": self.suite, "n": self.n, "seeds": list(self.seeds), "tolerance": self.tolerance,
-            "units": self.units, "meta": self.meta, "summary": {k: _finite_or_none(v) for k, v in asdict(self.summary).items()},
+            "estimator": self.estimator,
+            "suite": self.suite,
+            "n": self.n,
+            "seeds": list(self.seeds),
+            "tolerance": self.tolerance,
+            "units": self.units,
+            "meta": self.meta,
+            "summary": {k: _finite_or_none(v) for k, v in asdict(self.summary).items()},
             "rows": [{k: _finite_or_none(v) for k, v in asdict(r).items()} for r in self.rows],
         }
 

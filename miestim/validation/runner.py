@@ -89,7 +89,7 @@ def _check_estimator(estimator: Any, kinds: set[str]) -> tuple[str, bool]:
     for kind in sorted(kinds) if signature is not None else ():
         arguments = _ARGUMENTS[kind]
         try:
-            signature.bind(*arguments)
+            signature.bind(*arguments)  # type: ignore[union-attr]  # the loop is empty when signature is None
         except TypeError as err:
             raise TypeError(f"estimator must accept ({', '.join(arguments)}) for the suite's {kind} tasks; {err}.") from None
     return f"{getattr(estimator, '__module__', '') or ''}.{getattr(estimator, '__qualname__', type(estimator).__name__)}".lstrip("."), False
@@ -216,6 +216,13 @@ def validate(
     rows = tuple(row for job_rows in results for row in job_rows)
     import miestim  # at call time: this module is imported while miestim itself initialises
 
-    meta = {"date": time.strftime("%Y-%m-%d %H:%M"), "miestim": miestim.__version__, "torch": torch.__version__,
-            "threads": torch.get_num_threads(), "n_jobs": int(n_jobs), "timeout": timeout, "seconds": round(time.perf_counter() - start, 2)}
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "miestim": miestim.__version__,
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "n_jobs": int(n_jobs),
+        "timeout": timeout,
+        "seconds": round(time.perf_counter() - start, 2),
+    }
     return ValidationReport(rows=rows, estimator=description, suite=resolved.name, n=n, seeds=seeds, tolerance=tolerance, meta=meta)

@@ -84,8 +84,13 @@ def _standard() -> Suite:
         TransformedTask(RotatedTask(CorrelatedGaussianTask(5, 2.0)), transform="cube"),
     ]
     tasks = (*correlated, _toeplitz_task(), *rotated, *transformed, *BEYOND_GAUSSIAN_TASKS)
-    return Suite("standard", tasks, 10_000, (0, 1, 2),
-                 "correlated Gaussians over d 1-20 and MI 0-10, a dense covariance, rotated and marginally transformed Gaussians")
+    return Suite(
+        "standard",
+        tasks,
+        10_000,
+        (0, 1, 2),
+        "correlated Gaussians over d 1-20 and MI 0-10, a dense covariance, rotated and marginally transformed Gaussians",
+    )
 
 
 def _cmi() -> Suite:

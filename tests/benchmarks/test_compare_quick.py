@@ -23,8 +23,13 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
     page = (out / "compare.md").read_text()
     assert page.startswith("# Side by side") and "python -m benchmarks compare --quick" in page and "- torch-mist: no environment" in page
     rows = json.loads((out / "compare.json").read_text())["rows"]
-    assert {(r["library"], r["estimator"]) for r in rows} == {("miestim", "smile"), ("miestim", "infonce"), ("miestim", "cmine"), ("sklearn", "ksg"),
-                                                              ("plug-in", "gaussian-copula")}
+    assert {(r["library"], r["estimator"]) for r in rows} == {
+        ("miestim", "smile"),
+        ("miestim", "infonce"),
+        ("miestim", "cmine"),
+        ("sklearn", "ksg"),
+        ("plug-in", "gaussian-copula"),
+    }
     assert all(r["error"] is not None and r["seconds"] > 0 for r in rows)
     beyond = {(r["library"], r["estimator"]) for r in rows if r["task"] == "uniform-eps0.2"}
     assert beyond == {("miestim", "smile"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
@@ -49,10 +54,18 @@ def test_worker_records_a_failing_library_without_crashing(tmp_path):
     import numpy as np
 
     np.savez(tmp_path / "s.npz", x=np.zeros((10, 1), np.float32), y=np.zeros((10, 1), np.float32))
-    request = {"threads": 1, "max_steps": 5, "jobs": [{"id": "t", "samples": str(tmp_path / "s.npz"), "kind": "mi", "seed": 0, "estimators": ["ksg"]}]}
+    request = {
+        "threads": 1,
+        "max_steps": 5,
+        "jobs": [{"id": "t", "samples": str(tmp_path / "s.npz"), "kind": "mi", "seed": 0, "estimators": ["ksg"]}],
+    }
     (tmp_path / "req.json").write_text(json.dumps(request))
-    proc = subprocess.run([sys.executable, str(envs.WORKERS / "bmi_worker.py"), str(tmp_path / "req.json"), str(tmp_path / "res.json")],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, str(envs.WORKERS / "bmi_worker.py"), str(tmp_path / "req.json"), str(tmp_path / "res.json")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode != 0 and "bmi" in proc.stderr
 
 
@@ -61,8 +74,11 @@ def _row(task, library, estimator, error, seconds, seed=0):
 
 
 def test_targets_and_ahead_behind():
-    rows = [_row("d5-mi2-plain", "miestim", "smile", -0.02, 5.0), _row("d5-mi2-plain", "torch-mist", "mine", 0.05, 15.0),
-            _row("d5-mi2-plain", "bmi", "infonce", -0.08, 19.0)]
+    rows = [
+        _row("d5-mi2-plain", "miestim", "smile", -0.02, 5.0),
+        _row("d5-mi2-plain", "torch-mist", "mine", 0.05, 15.0),
+        _row("d5-mi2-plain", "bmi", "infonce", -0.08, 19.0),
+    ]
     lines = report.check_targets(report.summarize(rows))  # against all, against the neural ones, the missing task
     assert [line[:4] for line in lines] == ["PASS", "PASS", "n/a "] and lines[2].startswith("n/a  d20-mi4-plain")
     slow = [dict(r, seconds=9.0) if r["library"] == "miestim" else r for r in rows]
@@ -79,8 +95,27 @@ def test_targets_and_ahead_behind():
 
 def test_beyond_gaussian_plan(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv(envs.ENV_VAR, str(tmp_path / "no-venvs"))
-    assert run.main(["--tasks", "beyond-gaussian", "--only", "compare", "--dry-run", "--libraries", "plug-in", "bmi",
-                     "--estimators", "gaussian-copula", "cca", "--beyond-seeds", "0", "1"]) == 0
+    assert (
+        run.main(
+            [
+                "--tasks",
+                "beyond-gaussian",
+                "--only",
+                "compare",
+                "--dry-run",
+                "--libraries",
+                "plug-in",
+                "bmi",
+                "--estimators",
+                "gaussian-copula",
+                "cca",
+                "--beyond-seeds",
+                "0",
+                "1",
+            ]
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "plan: 16 estimates (plug-in 8, bmi 8)" in err
     assert "gauss-20x20-3pairs-rho0.8|n=5000|seed=1: cca" in err and "student-t-6x6-df4|n=10000|seed=0: gaussian-copula" in err
@@ -88,15 +123,19 @@ def test_beyond_gaussian_plan(tmp_path, monkeypatch, capsys):
 
 
 def _beyond_row(task, library, estimator, error, seconds, copula="other", truth=1.0, seed=0):
-    return Row(task, "mi", 1, "x", 10_000, seed, truth, library, estimator, estimate=truth + error, error=error, seconds=seconds,
-               copula=copula).__dict__
+    return Row(
+        task, "mi", 1, "x", 10_000, seed, truth, library, estimator, estimate=truth + error, error=error, seconds=seconds, copula=copula
+    ).__dict__
 
 
 def test_beyond_checks():
-    rows = [_beyond_row("uniform-eps0.2", "miestim", "smile", -0.05, 4.0), _beyond_row("uniform-eps0.2", "bmi", "ksg", -0.06, 3.0),
-            _beyond_row("uniform-eps0.2", "torch-mist", "mine", -0.3, 7.0),
-            _beyond_row("gauss-20x20-3pairs-rho0.8", "miestim", "smile", -0.05, 4.0, copula="gaussian"),
-            _beyond_row("gauss-20x20-3pairs-rho0.8", "plug-in", "gaussian-copula", 0.02, 0.1, copula="gaussian")]
+    rows = [
+        _beyond_row("uniform-eps0.2", "miestim", "smile", -0.05, 4.0),
+        _beyond_row("uniform-eps0.2", "bmi", "ksg", -0.06, 3.0),
+        _beyond_row("uniform-eps0.2", "torch-mist", "mine", -0.3, 7.0),
+        _beyond_row("gauss-20x20-3pairs-rho0.8", "miestim", "smile", -0.05, 4.0, copula="gaussian"),
+        _beyond_row("gauss-20x20-3pairs-rho0.8", "plug-in", "gaussian-copula", 0.02, 0.1, copula="gaussian"),
+    ]
     lines = report.check_beyond(report.summarize(rows))
     assert lines[0].startswith("PASS uniform-eps0.2 n=10,000 accuracy")  # |-0.05| <= 0.08
     assert lines[1].startswith("PASS uniform-eps0.2 n=10,000 vs the others: mean |error| 0.050 is lower than all 2")

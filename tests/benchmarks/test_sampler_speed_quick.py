@@ -17,8 +17,7 @@ def test_quick_run_writes_json_and_compares(tmp_path, capsys):
     assert stored["speedup"] == stored["baseline_batch_s"] / stored["ours_batch_s"] > 0
 
     # A stored run 1000x faster than anything possible: every metric regresses -> exit status 1.
-    fast = dict(stored, ours_batch_s=stored["ours_batch_s"] / 1000, build_s=stored["build_s"] / 1000,
-                speedup=stored["speedup"] * 1000)
+    fast = dict(stored, ours_batch_s=stored["ours_batch_s"] / 1000, build_s=stored["build_s"] / 1000, speedup=stored["speedup"] * 1000)
     (tmp_path / "fast.json").write_text(json.dumps(fast))
     assert sampler_speed.main(["--quick", "--batches", "20", "--baseline", str(tmp_path / "fast.json")]) == 1
     assert "regressions: ours_batch_s, build_s, speedup" in capsys.readouterr().out

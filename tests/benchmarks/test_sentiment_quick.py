@@ -29,6 +29,7 @@ def test_ablation_quick_run_and_baseline(tmp_path, capsys):
     (tmp_path / "better.json").write_text(json.dumps(better))
     assert len(compare_errors(stored["rows"], str(tmp_path / "better.json"), 0.05, key=lambda r: (r["setting"],))) == 6
 
+
 def test_speed_quick_run(tmp_path, capsys):
     out = tmp_path / "speed.json"
     assert sentiment_speed.main(["--quick", "--epochs", "1", "--json", str(out)]) == 0

@@ -29,8 +29,26 @@ CMI_OPTIONS = dict(hidden=(32,), batch_size=64, max_steps=40, eval_every=20, pro
 
 def sentiment_args(data_dir: str, out: str) -> list[str]:
     """A short run of the example (smoke preset, 2 epochs, no dropout so that 1 and 2 processes can agree)."""
-    return ["train", "--preset", "smoke", "--data", "mosi_unaligned", "--data-dir", data_dir, "--text-mode", "features",
-            "--epochs", "2", "--dropout", "0", "--no-progress", "--num-threads", "1", "--out", out]
+    return [
+        "train",
+        "--preset",
+        "smoke",
+        "--data",
+        "mosi_unaligned",
+        "--data-dir",
+        data_dir,
+        "--text-mode",
+        "features",
+        "--epochs",
+        "2",
+        "--dropout",
+        "0",
+        "--no-progress",
+        "--num-threads",
+        "1",
+        "--out",
+        out,
+    ]
 
 
 def global_batch() -> tuple[torch.Tensor, torch.Tensor]:

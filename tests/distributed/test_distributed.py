@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import _distributed_worker as worker
 import pytest
 import torch
 
@@ -25,8 +26,6 @@ from examples.sentiment.cli import main as sentiment_main
 from examples.sentiment.data import SyntheticConfig, make_synthetic, write_unaligned
 from examples.sentiment.train import _check_shares
 from miestim.distributed import all_gather, all_gather_with_grad, average_gradients, broadcast_values, rank_slice, sum_values
-
-import _distributed_worker as worker
 
 ROOT = Path(__file__).resolve().parents[2]
 TOL = 1e-5
@@ -41,8 +40,18 @@ def _free_port() -> int:
 def _torchrun(*args: str) -> None:
     """``torchrun --nproc_per_node 2 ARGS`` with 1 thread per process; fails the test with the output on error."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-               "--master_port", str(_free_port()), *args]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        *args,
+    ]
     done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
@@ -78,10 +87,13 @@ def test_bound_and_ddp_gradients_equal_one_process_on_the_concatenated_batch(ran
             torch.testing.assert_close(got["grads"][key], param.grad, rtol=0, atol=TOL)
 
 
-@pytest.mark.parametrize("function, data, options", [
-    ("estimate_mi", worker.mi_data, worker.MI_OPTIONS),
-    ("estimate_cmi", worker.cmi_data, worker.CMI_OPTIONS),
-])
+@pytest.mark.parametrize(
+    "function, data, options",
+    [
+        ("estimate_mi", worker.mi_data, worker.MI_OPTIONS),
+        ("estimate_cmi", worker.cmi_data, worker.CMI_OPTIONS),
+    ],
+)
 def test_one_call_estimators_under_two_ranks_equal_one_process(ranks, function, data, options):
     single = getattr(miestim, function)(*data(), **options)
     assert ranks[0][function] == ranks[1][function]  # the same report on every rank
@@ -131,7 +143,7 @@ def test_helpers_are_the_identity_in_one_process():
     assert all_gather_with_grad(t) is t and torch.equal(all_gather(t), t.detach())
     assert rank_slice(7) == slice(0, 7)
     assert broadcast_values([1.5, 2]) == [1.5, 2.0] and sum_values([3.0]) == [3.0]
-    loss = (t ** 2).sum()
+    loss = (t**2).sum()
     loss.backward()
     assert torch.equal(average_gradients([t], loss=loss), loss.detach())
 

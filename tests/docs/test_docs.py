@@ -143,7 +143,8 @@ def test_snippets_run(page, monkeypatch):
 # ---------------------------------------------------------------------------- docstrings
 PUBLIC_CALLABLES = {
     f"{module.__name__}.{name}": getattr(module, name)
-    for module in PUBLIC_MODULES for name in module.__all__
+    for module in PUBLIC_MODULES
+    for name in module.__all__
     if inspect.isfunction(getattr(module, name)) or inspect.isclass(getattr(module, name))
 }
 
@@ -177,7 +178,9 @@ def test_every_public_name_is_on_an_api_page():
         identifiers += re.findall(r"^:::\s+([\w.]+)", page.read_text(encoding="utf-8"), re.MULTILINE)
     rendered = [_resolve(identifier) for identifier in identifiers]
     missing = [
-        f"{module.__name__}.{name}" for module in PUBLIC_MODULES for name in module.__all__
+        f"{module.__name__}.{name}"
+        for module in PUBLIC_MODULES
+        for name in module.__all__
         if not any(getattr(module, name) is obj for obj in rendered)
     ]
     assert not missing, f"not rendered on any docs/api page: {missing}"

@@ -230,7 +230,10 @@ def test_unaligned_pickle_errors_name_file_and_key(tmp_path, edit, match):
 @pytest.mark.parametrize(
     "csv, match",
     [
-        ("video_id,clip_id,text\nplain,3,c\n_dI--eQ6qVU,12,b\n", r"hand.csv: 1 of 3 ids of split 'train' in .*hand.pkl are absent, e.g. \['-3g5yACwYnA_1'\]"),
+        (
+            "video_id,clip_id,text\nplain,3,c\n_dI--eQ6qVU,12,b\n",
+            r"hand.csv: 1 of 3 ids of split 'train' in .*hand.pkl are absent, e.g. \['-3g5yACwYnA_1'\]",
+        ),
         ("video_id,clip_id,transcript\nplain,3,c\n", r"hand.csv: missing column\(s\) \['text'\]"),
         ("video_id,clip_id,text\nplain,3,c\nplain,3,d\n", r"hand.csv: duplicate \(video_id, clip_id\) rows, e.g. \('plain', '3'\)"),
     ],

@@ -10,9 +10,12 @@ from examples.sentiment.model import CubeMLP, MIMRLModel, PublishedCubeMLPBlock,
 def _batch(b=6, text_dim=12, gen=None):
     gen = gen or torch.Generator().manual_seed(0)
     return {
-        "text": torch.randn(b, 7, text_dim, generator=gen), "text_lengths": torch.tensor([7, 3, 1, 5, 7, 2][:b]),
-        "audio": torch.randn(b, 9, 5, generator=gen), "audio_lengths": torch.tensor([9, 1, 4, 9, 2, 6][:b]),
-        "vision": torch.randn(b, 8, 4, generator=gen), "vision_lengths": torch.tensor([3, 8, 8, 1, 5, 2][:b]),
+        "text": torch.randn(b, 7, text_dim, generator=gen),
+        "text_lengths": torch.tensor([7, 3, 1, 5, 7, 2][:b]),
+        "audio": torch.randn(b, 9, 5, generator=gen),
+        "audio_lengths": torch.tensor([9, 1, 4, 9, 2, 6][:b]),
+        "vision": torch.randn(b, 8, 4, generator=gen),
+        "vision_lengths": torch.tensor([3, 8, 8, 1, 5, 2][:b]),
     }
 
 
@@ -166,7 +169,9 @@ def test_term_algebra_matches_the_method():
     terms = {k: float(v) for k, v in mi.terms({k: torch.tensor(v) for k, v in values.items()}).items()}
     v = values
     expected = {
-        "I(F;T)": v["I(F;T)"], "I(F;A)": v["I(F;A)"], "I(F;V)": v["I(F;V)"],
+        "I(F;T)": v["I(F;T)"],
+        "I(F;A)": v["I(F;A)"],
+        "I(F;V)": v["I(F;V)"],
         "Inv": v["I(T;A)"] + v["I(T;V)"],
         "Comp": v["I(T;A|C)"] + v["I(T;V|C)"],
         "Spec_a": v["I(A;C|T)"] - v["I(T;A|C)"],

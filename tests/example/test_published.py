@@ -36,8 +36,9 @@ def _save_bert(folder, sentences, *, hidden: int) -> BertConfig:
     folder.mkdir(parents=True)
     (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
     BertTokenizerFast(vocab_file=str(folder / "vocab.txt")).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=4,
-                        intermediate_size=64, max_position_embeddings=128)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=hidden, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64, max_position_embeddings=128
+    )
     torch.manual_seed(0)
     BertModel(config).save_pretrained(folder)
     return config
@@ -102,7 +103,14 @@ def test_mosei_preset_is_the_mosi_cell_with_nonfinite_audio_zeroed():
     assert PRESETS["mosei"] == {**PRESETS["mosi"], "nonfinite": "zero"}
     config = preset_config("mosi", text_model="bert")
     assert (config.batch_size, config.lr, config.weights, config.k, config.clip, config.decay_epochs, config.epochs) == (
-        128, 4e-3, (0.1,) * 8, 4, 1.0, (50, 60), 70)
+        128,
+        4e-3,
+        (0.1,) * 8,
+        4,
+        1.0,
+        (50, 60),
+        70,
+    )
 
 
 def test_warmup_epoch_has_no_mi_terms_then_estimators_follow_the_schedule_with_values_clipped(tmp_path, data, bert32, monkeypatch):
@@ -115,8 +123,21 @@ def test_warmup_epoch_has_no_mi_terms_then_estimators_follow_the_schedule_with_v
         calls.append(max(float(p.grad.abs().max()) for p in parameters if p.grad is not None))
 
     monkeypatch.setattr(torch.nn.utils, "clip_grad_value_", spy)
-    small = dict(d=16, fusion_len=6, fusion_shapes=(3, 3, 16, 2, 3, 16), critic_hidden=(16,), critic_embed=8, cmine_hidden=(16,),
-                 text_mode="cached", cache_dir=str(tmp_path / "cache"), batch_size=8, k=2, lr=0.01, decay_epochs=(1,), clip=2**-10)
+    small = dict(
+        d=16,
+        fusion_len=6,
+        fusion_shapes=(3, 3, 16, 2, 3, 16),
+        critic_hidden=(16,),
+        critic_embed=8,
+        cmine_hidden=(16,),
+        text_mode="cached",
+        cache_dir=str(tmp_path / "cache"),
+        batch_size=8,
+        k=2,
+        lr=0.01,
+        decay_epochs=(1,),
+        clip=2**-10,
+    )
     config = preset_config("mosi", text_model=str(bert32[0]), out=str(tmp_path / "run"), progress=False, epochs=2, **small)
     trainer = Trainer(config, data)
     mi_before = {k: v.clone() for k, v in trainer.mi.state_dict().items()}
@@ -150,8 +171,29 @@ def test_bert_presets_need_a_local_text_model(preset):
 def test_cli_prints_the_parameter_counts_of_the_mosi_preset(tmp_path, data, bert32, capsys):
     write_unaligned(data, tmp_path / "files")
     out = tmp_path / "run"
-    assert main(["train", "--preset", "mosi", "--text-model", str(bert32[0]), "--data", "mosi_unaligned", "--data-dir",
-                 str(tmp_path / "files"), "--epochs", "1", "--batch-size", "8", "--no-progress", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--preset",
+                "mosi",
+                "--text-model",
+                str(bert32[0]),
+                "--data",
+                "mosi_unaligned",
+                "--data-dir",
+                str(tmp_path / "files"),
+                "--epochs",
+                "1",
+                "--batch-size",
+                "8",
+                "--no-progress",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     printed = capsys.readouterr().out
     counts = {name.strip(): int(value.replace(",", "")) for name, value in re.findall(r"^  (\S.*?)\s{2,}([\d,]+)$", printed, re.MULTILINE)}
     total = bert_parameters(bert32[1]) + 1_023_967 - 768 * 128 + 32 * 128  # hidden size 32 here

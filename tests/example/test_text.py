@@ -72,7 +72,7 @@ def test_encode_texts_keeps_input_order_lengths_and_zero_padding(encoder):
         alone = encoder(**encoder.tokenize([sentence]))[0].numpy()
         assert alone.shape[0] == lengths[i]
         np.testing.assert_allclose(features[i, : lengths[i]].astype(np.float32), alone, rtol=2e-3, atol=2e-3)
-        assert not features[i, lengths[i]:].any()
+        assert not features[i, lengths[i] :].any()
     again, _ = encode_texts(SENTENCES, encoder, batch_size=2)
     np.testing.assert_array_equal(features, again)
 

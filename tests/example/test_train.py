@@ -27,8 +27,18 @@ def cache_dir(tmp_path_factory):
 
 
 def _config(tmp_path, cache_dir, **options):
-    base = dict(d=16, fusion_len=6, fusion_blocks=1, batch_size=16, epochs=1, stage1_passes=1,
-                progress=False, out=str(tmp_path / "run"), cache_dir=cache_dir, seed=0)
+    base = dict(
+        d=16,
+        fusion_len=6,
+        fusion_blocks=1,
+        batch_size=16,
+        epochs=1,
+        stage1_passes=1,
+        progress=False,
+        out=str(tmp_path / "run"),
+        cache_dir=cache_dir,
+        seed=0,
+    )
     return TrainConfig(**{**base, **options})
 
 
@@ -110,8 +120,21 @@ def test_live_text_encoder_modes(tmp_path, mode):
 def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
     write_unaligned(tiny, tmp_path / "unaligned")
     write_sdk(tiny, tmp_path / "sdk", dataset="mosi")
-    common = ["--d", "16", "--fusion-len", "6", "--fusion-blocks", "1", "--batch-size", "16", "--epochs", "1",
-              "--no-progress", "--cache-dir", cache_dir]
+    common = [
+        "--d",
+        "16",
+        "--fusion-len",
+        "6",
+        "--fusion-blocks",
+        "1",
+        "--batch-size",
+        "16",
+        "--epochs",
+        "1",
+        "--no-progress",
+        "--cache-dir",
+        cache_dir,
+    ]
     for source, folder in (("mosi_unaligned", "unaligned"), ("mosi_sdk", "sdk")):
         out = tmp_path / f"run_{source}"
         assert main(["train", "--data", source, "--data-dir", str(tmp_path / folder), "--out", str(out), *common]) == 0
@@ -119,8 +142,10 @@ def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
         assert report["config"]["data"] == source and report["epochs"] == 1
     # The pickle's own word vectors (GloVe in MulT files) as text input: no text encoder is loaded.
     out = tmp_path / "run_features"
-    assert main(["train", "--data", "mosi_unaligned", "--data-dir", str(tmp_path / "unaligned"), "--text-mode", "features",
-                 "--out", str(out), *common]) == 0
+    assert (
+        main(["train", "--data", "mosi_unaligned", "--data-dir", str(tmp_path / "unaligned"), "--text-mode", "features", "--out", str(out), *common])
+        == 0
+    )
     assert json.loads((out / "report.json").read_text())["config"]["text_mode"] == "features"
 
 
@@ -130,8 +155,25 @@ def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
 
 
 def test_cli_presets_and_explicit_options():
-    args = build_parser().parse_args(["train", "--preset", "mosi", "--data", "mosi_unaligned", "--data-dir", "d", "--lr", "0.1",
-                                      "--text-model", "bert", "--fusion-shapes", "20", "3", "128"])
+    args = build_parser().parse_args(
+        [
+            "train",
+            "--preset",
+            "mosi",
+            "--data",
+            "mosi_unaligned",
+            "--data-dir",
+            "d",
+            "--lr",
+            "0.1",
+            "--text-model",
+            "bert",
+            "--fusion-shapes",
+            "20",
+            "3",
+            "128",
+        ]
+    )
     config = config_from_args(args)
     assert config.lr == 0.1 and config.fusion_shapes == (20, 3, 128)  # the explicit options win over the preset
     assert (config.batch_size, config.epochs, config.decay_epochs, config.k) == (128, 70, (50, 60), 4)

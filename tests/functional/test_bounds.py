@@ -151,9 +151,7 @@ ALL_BOUNDS = {
 
 @settings(max_examples=40, deadline=None)
 @given(
-    data=st.integers(2, 7).flatmap(
-        lambda n: arrays(np.float64, (n, n), elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False))
-    ),
+    data=st.integers(2, 7).flatmap(lambda n: arrays(np.float64, (n, n), elements=st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False))),
     dtype=st.sampled_from([torch.float32, torch.float64]),
 )
 def test_bounds_finite_with_finite_gradients_for_finite_scores(data, dtype):
@@ -180,12 +178,15 @@ def test_extreme_scores_give_expected_signs():
     assert float(smile_lower_bound(perfect, clip=5.0)) > 1e3
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    (np.zeros((3, 3)), TypeError, "scores must be a torch.Tensor"),
-    (torch.zeros(3, 3, dtype=torch.int64), TypeError, "floating dtype"),
-    (torch.zeros(3, 4), ValueError, "square matrix"),
-    (torch.zeros(1, 1), ValueError, "n >= 2"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        (np.zeros((3, 3)), TypeError, "scores must be a torch.Tensor"),
+        (torch.zeros(3, 3, dtype=torch.int64), TypeError, "floating dtype"),
+        (torch.zeros(3, 4), ValueError, "square matrix"),
+        (torch.zeros(1, 1), ValueError, "n >= 2"),
+    ],
+)
 def test_bad_scores_are_refused(bad, exc, match):
     with pytest.raises(exc, match=match):
         dv_lower_bound(bad)

@@ -44,12 +44,15 @@ def test_clip_bound_and_gradient():
     assert logits.grad.tolist() == [0.0, 1.0, 0.0]
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: logit_bound(0.5), ValueError, r"tau must lie in \(0, 0.5\)"),
-    (lambda: logit_bound(0.0), ValueError, "tau"),
-    (lambda: two_sample_dv_bound(torch.tensor([1, 2]), torch.zeros(2)), TypeError, "joint must be a floating-point"),
-    (lambda: two_sample_nwj_bound(torch.zeros(2), torch.zeros(0)), ValueError, "product must hold at least one logit"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: logit_bound(0.5), ValueError, r"tau must lie in \(0, 0.5\)"),
+        (lambda: logit_bound(0.0), ValueError, "tau"),
+        (lambda: two_sample_dv_bound(torch.tensor([1, 2]), torch.zeros(2)), TypeError, "joint must be a floating-point"),
+        (lambda: two_sample_nwj_bound(torch.zeros(2), torch.zeros(0)), ValueError, "product must hold at least one logit"),
+    ],
+)
 def test_bad_arguments_are_refused(call, exc, match):
     with pytest.raises(exc, match=match):
         call()

@@ -30,14 +30,17 @@ def test_issue_values_and_names():
     np.testing.assert_allclose(full.covariance, CorrelatedGaussianTask(3, full.mutual_information).covariance, atol=1e-12)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"dim_x": 0, "dim_y": 2, "pairs": 0, "rho": 0.5}, ValueError, "dim_x must be an integer >= 1"),
-    ({"dim_x": 2, "dim_y": "2", "pairs": 0, "rho": 0.5}, TypeError, "dim_y must be an integer"),
-    ({"dim_x": 2, "dim_y": 3, "pairs": 3, "rho": 0.5}, ValueError, r"pairs must be at most min\(dim_x, dim_y\) = 2"),
-    ({"dim_x": 2, "dim_y": 2, "pairs": -1, "rho": 0.5}, ValueError, "pairs must be an integer >= 0"),
-    ({"dim_x": 2, "dim_y": 2, "pairs": 1, "rho": 1.0}, ValueError, r"rho must lie in the open interval \(-1, 1\)"),
-    ({"dim_x": 2, "dim_y": 2, "pairs": 1, "rho": None}, TypeError, "rho must be a real number"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"dim_x": 0, "dim_y": 2, "pairs": 0, "rho": 0.5}, ValueError, "dim_x must be an integer >= 1"),
+        ({"dim_x": 2, "dim_y": "2", "pairs": 0, "rho": 0.5}, TypeError, "dim_y must be an integer"),
+        ({"dim_x": 2, "dim_y": 3, "pairs": 3, "rho": 0.5}, ValueError, r"pairs must be at most min\(dim_x, dim_y\) = 2"),
+        ({"dim_x": 2, "dim_y": 2, "pairs": -1, "rho": 0.5}, ValueError, "pairs must be an integer >= 0"),
+        ({"dim_x": 2, "dim_y": 2, "pairs": 1, "rho": 1.0}, ValueError, r"rho must lie in the open interval \(-1, 1\)"),
+        ({"dim_x": 2, "dim_y": 2, "pairs": 1, "rho": None}, TypeError, "rho must be a real number"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         GaussianTask.correlated_pairs(**kwargs)

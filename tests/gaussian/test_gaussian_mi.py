@@ -19,6 +19,7 @@ def random_cov(d: int, seed: int) -> np.ndarray:
 
 def canonical_mi(cov: np.ndarray, x: list[int], y: list[int]) -> float:
     """Independent reference: I = -1/2 sum log(1 - s_k^2) over canonical correlations s_k."""
+
     def inv_sqrt(m: np.ndarray) -> np.ndarray:
         w, v = np.linalg.eigh(m)
         return v @ np.diag(w**-0.5) @ v.T

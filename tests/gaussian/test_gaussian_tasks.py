@@ -152,9 +152,7 @@ def test_rotated_task_keeps_mi_and_rotates_base_samples():
     assert RotatedTask(CorrelatedGaussianTask(1, 0.3)).rotations[0].shape == (1, 1)
 
 
-@pytest.mark.parametrize(
-    ("transform", "g"), [("cube", lambda v: v**3), ("asinh", np.arcsinh), ("CUBE", lambda v: v**3)]
-)
+@pytest.mark.parametrize(("transform", "g"), [("cube", lambda v: v**3), ("asinh", np.arcsinh), ("CUBE", lambda v: v**3)])
 def test_transformed_task_keeps_mi_and_maps_base_samples(transform, g):
     base = GaussianTask(COV4, [2, 0], [3])
     task = TransformedTask(base, transform=transform)
@@ -171,9 +169,7 @@ def test_transformed_task_keeps_mi_and_maps_base_samples(transform, g):
 
 def test_gaussian_cmi_task_true_value():
     task = GaussianCMITask(COV4, [0], [1, 3], [2])
-    assert task.conditional_mutual_information == pytest.approx(
-        conditional_mutual_information(COV4, [0], [1, 3], [2]), rel=1e-12
-    )
+    assert task.conditional_mutual_information == pytest.approx(conditional_mutual_information(COV4, [0], [1, 3], [2]), rel=1e-12)
     x, y, z = task.sample(100_000, 3)
     second_moment_check(np.hstack([x, y, z]), task.covariance)
 

@@ -40,13 +40,18 @@ def test_cmi_ratio_equals_scipy_log_densities():
     x, y, z = task.sample(50, seed=0, dtype=np.float64)
     c = task.covariance
     xz, yz = [0, 3, 4], [1, 2, 3, 4]
-    expected = (logpdf(np.hstack([x, y, z]), c) + logpdf(z, c[3:, 3:])
-                - logpdf(np.hstack([x, z]), c[np.ix_(xz, xz)]) - logpdf(np.hstack([y, z]), c[np.ix_(yz, yz)]))
+    expected = (
+        logpdf(np.hstack([x, y, z]), c)
+        + logpdf(z, c[3:, 3:])
+        - logpdf(np.hstack([x, z]), c[np.ix_(xz, xz)])
+        - logpdf(np.hstack([y, z]), c[np.ix_(yz, yz)])
+    )
     np.testing.assert_allclose(task.log_density_ratio(x, y, z), expected, rtol=0, atol=1e-9)
 
 
-@pytest.mark.parametrize("task", [CorrelatedGaussianTask(3, 1.5), GaussianTask(random_covariance(4, seed=5), [0, 1], [2, 3])],
-                         ids=["correlated", "general"])
+@pytest.mark.parametrize(
+    "task", [CorrelatedGaussianTask(3, 1.5), GaussianTask(random_covariance(4, seed=5), [0, 1], [2, 3])], ids=["correlated", "general"]
+)
 def test_mean_over_joint_samples_is_the_mi_and_exp_mean_over_products_is_one(task):
     x, y = task.sample(40_000, seed=1)
     joint = task.log_density_ratio(x, y)
@@ -76,8 +81,7 @@ def test_wrappers_carry_the_ratio_over():
     cubed = TransformedTask(base, transform="cube")
     np.testing.assert_allclose(cubed.log_density_ratio(x**3, y**3), base.log_density_ratio(x, y), atol=1e-8)
     asinh = TransformedTask(rotated, transform="asinh")
-    np.testing.assert_allclose(asinh.log_density_ratio(np.arcsinh(x @ qx.T), np.arcsinh(y @ qy.T)),
-                               base.log_density_ratio(x, y), atol=1e-8)
+    np.testing.assert_allclose(asinh.log_density_ratio(np.arcsinh(x @ qx.T), np.arcsinh(y @ qy.T)), base.log_density_ratio(x, y), atol=1e-8)
 
 
 def test_one_dimensional_points_are_one_column():

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -35,8 +36,7 @@ X = RNG.normal(size=(N, 2)).astype(np.float32)
 Y = (X + RNG.normal(size=(N, 2))).astype(np.float32)
 Z = (X[:, :1] + RNG.normal(size=(N, 1))).astype(np.float32)
 
-TINY_MI = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64,
-               critic_kwargs={"hidden": (8,), "embed_dim": 4}, seed=0, progress=False)
+TINY_MI = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64, critic_kwargs={"hidden": (8,), "embed_dim": 4}, seed=0, progress=False)
 TINY_CMI = dict(max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
 
 
@@ -95,6 +95,7 @@ def baseline(entry: str) -> Any:
 # ---------------------------------------------------------------------------------------------
 # Refused data: each case corrupts one input (role) and must name it.
 
+
 @dataclass(frozen=True)
 class Bad:
     id: str
@@ -109,6 +110,7 @@ def _with(value: float) -> Callable[[np.ndarray], np.ndarray]:
         out = a.copy()
         out[3, 0] = value
         return out
+
     return make
 
 
@@ -140,7 +142,9 @@ ESTIMATOR_ONLY = [
     # The sampler accepts these (it computes in float64; constant columns get scale 1): see below.
     Bad("beyond-float32", "x", lambda a: a.astype(np.float64) * 1e300, ValueError, r"{name} has finite values beyond the range of torch.float32"),
     Bad("constant-column", "x", lambda a: np.c_[a[:, :1], np.ones(len(a))], ValueError, r"{name} has constant \(zero-variance\) columns \[1\]"),
-    Bad("duplicated-rows-only", "x", lambda a: np.repeat(a[:1], len(a), axis=0), ValueError, r"{name} has constant \(zero-variance\) columns \[0, 1\]"),
+    Bad(
+        "duplicated-rows-only", "x", lambda a: np.repeat(a[:1], len(a), axis=0), ValueError, r"{name} has constant \(zero-variance\) columns \[0, 1\]"
+    ),
     Bad("constant-conditioning", "z", lambda a: np.zeros_like(a), ValueError, r"{name} has constant \(zero-variance\) columns \[0\]"),
 ]
 
@@ -190,11 +194,13 @@ def test_no_silent_broadcast_of_a_row_or_a_transposed_matrix(entry):
 # ---------------------------------------------------------------------------------------------
 # Accepted data: the result must equal the result on the clean array each case stands for.
 
+
 def _memmap(tmp_path) -> Callable[[np.ndarray], np.ndarray]:
     def make(a: np.ndarray) -> np.ndarray:
         path = tmp_path / f"data-{a.shape[1]}.npy"
         np.save(path, a)
         return np.load(path, mmap_mode="r")
+
     return make
 
 
@@ -299,7 +305,7 @@ def test_sampler_accepts_constant_columns_and_duplicated_rows():
 def test_requires_grad_inputs_are_detached_not_modified():
     x = torch.tensor(X, requires_grad=True)
     res = miestim.estimate_mi(x, torch.tensor(Y), **TINY_MI)
-    loss = (x ** 2).sum()  # the caller's graph still works and the library left no gradient behind
+    loss = (x**2).sum()  # the caller's graph still works and the library left no gradient behind
     loss.backward()
     assert torch.equal(x.grad, 2 * x.detach()) and np.isfinite(res.value)
 
@@ -504,7 +510,7 @@ BAD_INDICES = [
 
 @pytest.mark.parametrize("case, spec, exc, match", BAD_INDICES, ids=[c[0] for c in BAD_INDICES])
 def test_ground_truth_refuses_bad_or_overlapping_index_sets(case, spec, exc, match):
-    (function, idx), = spec.items()
+    ((function, idx),) = spec.items()
     with pytest.raises(exc, match=match):
         GROUND_TRUTH[function](PD, idx)
 
@@ -519,20 +525,23 @@ def test_decomposition_refuses_overlapping_modalities_target_and_fused():
         gaussian.decomposition(cov, {"t": [0], "a": [1]}, [2], fused=[2, 3])
 
 
-@pytest.mark.parametrize("make, exc, match", [
-    (lambda: gaussian.CorrelatedGaussianTask(0, 1.0), ValueError, "dim must be an integer >= 1; got 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, -1.0), ValueError, "mi must be a finite number >= 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, float("inf")), ValueError, "mi must be a finite number >= 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, float("nan")), ValueError, "mi must be a finite number >= 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2.0, 1.0), TypeError, "dim must be an integer"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(0, seed=0), ValueError, "n must be an integer >= 1; got 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(10, seed=-1), ValueError, "seed must be an integer >= 0"),
-    (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(10, seed=0, dtype=np.int32), TypeError, "dtype must be a numpy floating dtype"),
-    (lambda: gaussian.correlated_mi(2, 1.0), ValueError, r"rho must lie in the open interval \(-1, 1\)"),
-    (lambda: gaussian.rho_for_mi(0, 1.0), ValueError, "d must be an integer >= 1"),
-    (lambda: gaussian.RotatedTask("task"), TypeError, "task must be an MI task"),
-    (lambda: gaussian.TransformedTask(gaussian.CorrelatedGaussianTask(1, 1.0), transform="cubee"), ValueError, "Did you mean 'cube'"),
-])
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: gaussian.CorrelatedGaussianTask(0, 1.0), ValueError, "dim must be an integer >= 1; got 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, -1.0), ValueError, "mi must be a finite number >= 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, float("inf")), ValueError, "mi must be a finite number >= 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, float("nan")), ValueError, "mi must be a finite number >= 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2.0, 1.0), TypeError, "dim must be an integer"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(0, seed=0), ValueError, "n must be an integer >= 1; got 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(10, seed=-1), ValueError, "seed must be an integer >= 0"),
+        (lambda: gaussian.CorrelatedGaussianTask(2, 1.0).sample(10, seed=0, dtype=np.int32), TypeError, "dtype must be a numpy floating dtype"),
+        (lambda: gaussian.correlated_mi(2, 1.0), ValueError, r"rho must lie in the open interval \(-1, 1\)"),
+        (lambda: gaussian.rho_for_mi(0, 1.0), ValueError, "d must be an integer >= 1"),
+        (lambda: gaussian.RotatedTask("task"), TypeError, "task must be an MI task"),
+        (lambda: gaussian.TransformedTask(gaussian.CorrelatedGaussianTask(1, 1.0), transform="cubee"), ValueError, "Did you mean 'cube'"),
+    ],
+)
 def test_task_options_are_checked(make, exc, match):
     with pytest.raises(exc, match=match):
         make()
@@ -542,9 +551,15 @@ def test_task_options_are_checked(make, exc, match):
 # The bounds in miestim.functional.
 
 SCORE_BOUNDS = {
-    "dv": F.dv_lower_bound, "nwj": F.nwj_lower_bound, "infonce": F.infonce_lower_bound, "js": F.js_lower_bound,
-    "js_objective": F.js_objective, "smile": F.smile_lower_bound, "tuba": F.tuba_lower_bound,
-    "interpolated": F.interpolated_lower_bound, "mine": lambda s: F.mine_lower_bound(s, 0.0),
+    "dv": F.dv_lower_bound,
+    "nwj": F.nwj_lower_bound,
+    "infonce": F.infonce_lower_bound,
+    "js": F.js_lower_bound,
+    "js_objective": F.js_objective,
+    "smile": F.smile_lower_bound,
+    "tuba": F.tuba_lower_bound,
+    "interpolated": F.interpolated_lower_bound,
+    "mine": lambda s: F.mine_lower_bound(s, 0.0),
 }
 BAD_SCORES = [
     ("numpy", np.zeros((3, 3)), TypeError, r"scores must be a torch.Tensor of shape \(n, n\)"),
@@ -585,7 +600,11 @@ def test_bound_options_and_baselines_are_checked():
         (lambda: F.update_log_ema(torch.tensor(0.0), torch.tensor(0.0), momentum=0.0), ValueError, r"momentum must lie in \(0, 1\]"),
         (lambda: F.clip_logits(s, tau=0.7), ValueError, r"tau must lie in \(0, 1\)|tau must lie in \(0, 0.5\)"),
         (lambda: F.two_sample_dv_bound(torch.zeros(0), torch.zeros(3)), ValueError, "joint must hold at least one logit"),
-        (lambda: F.two_sample_nwj_bound(torch.zeros(3), torch.zeros(3, dtype=torch.long)), TypeError, "product must be a floating-point torch.Tensor"),
+        (
+            lambda: F.two_sample_nwj_bound(torch.zeros(3), torch.zeros(3, dtype=torch.long)),
+            TypeError,
+            "product must be a floating-point torch.Tensor",
+        ),
         (lambda: F.two_sample_mean_log_ratio(np.zeros(3)), TypeError, "joint must be a floating-point torch.Tensor"),
     ]
     for fn, exc, match in cases:

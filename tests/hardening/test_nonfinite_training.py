@@ -14,7 +14,7 @@ import torch
 
 import miestim
 from miestim.cmine import CMINE
-from miestim.estimators import MIEstimator, SMILE
+from miestim.estimators import SMILE, MIEstimator
 from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask
 
 X, Y = CorrelatedGaussianTask(2, 1.0).sample(300, seed=0)

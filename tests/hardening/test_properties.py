@@ -54,6 +54,7 @@ def one_thread():
 # ---------------------------------------------------------------------------------------------
 # Bounds: finite values and gradients for finite scores.
 
+
 def score_matrices(dtype: np.dtype) -> st.SearchStrategy[np.ndarray]:
     width = 32 if dtype == np.float32 else 64
     elements = st.floats(-1e4, 1e4, allow_nan=False, allow_infinity=False, width=width)
@@ -254,12 +255,14 @@ def test_chain_rule_decomposition_is_exactly_invariant_to_increasing_maps(ft, fa
 # ---------------------------------------------------------------------------------------------
 # KNNSampler invariants.
 
+
 def banks(max_n: int = 40) -> st.SearchStrategy[np.ndarray]:
     """z banks with and without ties: continuous values or a coarse grid (many exact duplicates)."""
     continuous = st.floats(-10, 10, allow_nan=False, width=32)
     grid = st.integers(-2, 2).map(lambda v: v / 2)
     return st.tuples(st.integers(4, max_n), st.integers(1, 3), st.booleans()).flatmap(
-        lambda t: hnp.arrays(np.float64, (t[0], t[1]), elements=grid if t[2] else continuous))
+        lambda t: hnp.arrays(np.float64, (t[0], t[1]), elements=grid if t[2] else continuous)
+    )
 
 
 def standardised(z: np.ndarray, sampler: KNNSampler) -> np.ndarray:

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from miestim.sampling import KNNSampler
-from miestim.sampling import _knn
+from miestim.sampling import KNNSampler, _knn
 
 Z = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
 

@@ -7,8 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from miestim.sampling import KNNSampler
-from miestim.sampling import _knn
+from miestim.sampling import KNNSampler, _knn
 
 
 def brute_force_knn(z: np.ndarray, k: int, *, queries: np.ndarray | None = None) -> list[set[int]]:
@@ -147,8 +146,9 @@ def test_reproducible_with_the_same_seed():
     assert torch.equal(a.sample_indices(anchors), b.sample_indices(anchors))
     g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     assert torch.equal(a.sample_indices(anchors, generator=g1), b.sample_indices(anchors, generator=g2))
-    assert not torch.equal(a.sample_indices(anchors, generator=torch.Generator().manual_seed(6)),
-                           a.sample_indices(anchors, generator=torch.Generator().manual_seed(7)))
+    assert not torch.equal(
+        a.sample_indices(anchors, generator=torch.Generator().manual_seed(6)), a.sample_indices(anchors, generator=torch.Generator().manual_seed(7))
+    )
     c = KNNSampler(z, k=5, discrete=False, seed=torch.Generator().manual_seed(123))
     assert torch.equal(c.neighbors_, a.neighbors_)
 
@@ -181,8 +181,7 @@ def test_query_mode_random_ties():
 def test_device_follows_bank_cpu():
     z = torch.randn(80, 2, generator=torch.Generator().manual_seed(12))
     sampler = KNNSampler(z, k=3, seed=0)
-    for t in (sampler.neighbors_, sampler.mean_, sampler.scale_, sampler.sample_indices([0, 1]),
-              sampler.sample_for(z[:3])):
+    for t in (sampler.neighbors_, sampler.mean_, sampler.scale_, sampler.sample_indices([0, 1]), sampler.sample_for(z[:3])):
         assert t.device == z.device
     assert sampler.device_ == z.device
 

@@ -14,6 +14,7 @@ from miestim.tasks import AdditiveUniformTask
 
 def numerical_mi(eps: float) -> float:
     """h(Y) - log(2 eps), with h(Y) = -∫ p log p of the density of U(0,1) + U(-eps, eps) by quadrature."""
+
     def density(y: float) -> float:
         return max(0.0, min(y + eps, 1.0) - max(y - eps, 0.0)) / (2 * eps)
 
@@ -67,10 +68,15 @@ def test_properties():
     assert AdditiveUniformTask(0.25, name="u").name == "u" and "epsilon=0.25" in repr(task)
 
 
-@pytest.mark.parametrize("eps, error, match", [(0, ValueError, "epsilon must be a finite number > 0"),
-                                               (-0.1, ValueError, "epsilon must be a finite number > 0"),
-                                               (float("nan"), ValueError, "epsilon must be a finite number > 0"),
-                                               ("0.2", TypeError, "epsilon must be a real number")])
+@pytest.mark.parametrize(
+    "eps, error, match",
+    [
+        (0, ValueError, "epsilon must be a finite number > 0"),
+        (-0.1, ValueError, "epsilon must be a finite number > 0"),
+        (float("nan"), ValueError, "epsilon must be a finite number > 0"),
+        ("0.2", TypeError, "epsilon must be a real number"),
+    ],
+)
 def test_bad_epsilon(eps, error, match):
     with pytest.raises(error, match=match):
         AdditiveUniformTask(eps)

@@ -11,8 +11,11 @@ from miestim.tasks import AdditiveUniformTask, MixingTask, StudentTTask
 BASE = GaussianTask.correlated_pairs(3, 3, pairs=2, rho=0.7)
 
 
-@pytest.mark.parametrize("task", [MixingTask(BASE), MixingTask(StudentTTask(2, 3, df=3), nonlinearity="cube", side="x", seed=4),
-                                  MixingTask(AdditiveUniformTask(0.3), side="y")], ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "task",
+    [MixingTask(BASE), MixingTask(StudentTTask(2, 3, df=3), nonlinearity="cube", side="x", seed=4), MixingTask(AdditiveUniformTask(0.3), side="y")],
+    ids=lambda t: t.name,
+)
 def test_mean_log_ratio_at_the_pre_image_is_the_mi(task):
     ratio = task.log_density_ratio(*task.sample(200_000, 1, dtype=np.float64))
     se = ratio.std() / np.sqrt(ratio.size)
@@ -47,13 +50,16 @@ def test_the_map_mixes_coordinates():
     assert task.name == "mixed-both-cube-s0(correlated-gaussian-2d-mi1)" and "MixingTask(" in repr(task)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"nonlinearity": "tanh"}, ValueError, "nonlinearity must be one of"),
-    ({"nonlinearity": None}, TypeError, "nonlinearity must be one of"),
-    ({"side": "xy"}, ValueError, "side must be one of"),
-    ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
-    ({"seed": 1.5}, TypeError, "seed must be an integer"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"nonlinearity": "tanh"}, ValueError, "nonlinearity must be one of"),
+        ({"nonlinearity": None}, TypeError, "nonlinearity must be one of"),
+        ({"side": "xy"}, ValueError, "side must be one of"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         MixingTask(BASE, **kwargs)

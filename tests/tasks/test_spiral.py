@@ -21,8 +21,15 @@ def test_acceptance_task():
     assert SpiralTask(BASE, side="both", speed=0.5).speeds == {"x": 0.5, "y": 0.5}
 
 
-@pytest.mark.parametrize("task", [SpiralTask(BASE), SpiralTask(StudentTTask(3, 2, df=3), side="both", speed=2.0, plane=(1, 0)),
-                                  SpiralTask(CorrelatedGaussianTask(3, 1.5), side="y", plane=(0, 2))], ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "task",
+    [
+        SpiralTask(BASE),
+        SpiralTask(StudentTTask(3, 2, df=3), side="both", speed=2.0, plane=(1, 0)),
+        SpiralTask(CorrelatedGaussianTask(3, 1.5), side="y", plane=(0, 2)),
+    ],
+    ids=lambda t: t.name,
+)
 def test_mean_log_ratio_at_the_pre_image_is_the_mi(task):
     ratio = task.log_density_ratio(*task.sample(200_000, 1, dtype=np.float64))
     se = ratio.std() / np.sqrt(ratio.size)
@@ -74,16 +81,19 @@ def test_wraps_any_task_and_is_wrapped():
     assert SpiralTask(BASE, speed=1.0).name == "spiral-x-speed1(gaussian-4x4-2pairs-rho0.8)"
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"speed": 0.0}, ValueError, "speed must be a finite number > 0"),
-    ({"speed": "fast"}, TypeError, "speed must be a real number"),
-    ({"side": "z"}, ValueError, "side must be one of"),
-    ({"side": 1}, TypeError, "side must be one of"),
-    ({"plane": (0, 0)}, ValueError, "plane must name two distinct"),
-    ({"plane": (0, 4)}, ValueError, r"needs coordinates below dim_x = 4"),
-    ({"plane": 0}, TypeError, "plane must be a pair"),
-    ({"plane": (0, 1.0)}, TypeError, "plane must hold two integers"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"speed": 0.0}, ValueError, "speed must be a finite number > 0"),
+        ({"speed": "fast"}, TypeError, "speed must be a real number"),
+        ({"side": "z"}, ValueError, "side must be one of"),
+        ({"side": 1}, TypeError, "side must be one of"),
+        ({"plane": (0, 0)}, ValueError, "plane must name two distinct"),
+        ({"plane": (0, 4)}, ValueError, r"needs coordinates below dim_x = 4"),
+        ({"plane": 0}, TypeError, "plane must be a pair"),
+        ({"plane": (0, 1.0)}, TypeError, "plane must hold two integers"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         SpiralTask(BASE, **kwargs)

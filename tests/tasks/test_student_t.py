@@ -18,8 +18,13 @@ DISPERSION = GaussianTask.correlated_pairs(3, 2, pairs=2, rho=0.6).covariance + 
 def t_entropy(dim: int, df: float, cov: np.ndarray) -> float:
     """Entropy of t_df(0, cov) in `dim` dimensions, written out from Arellano-Valle et al. (2013)."""
     _, logdet = np.linalg.slogdet(cov)
-    return (0.5 * logdet + gammaln(df / 2) + dim / 2 * np.log(df * np.pi) - gammaln((df + dim) / 2)
-            + (df + dim) / 2 * (digamma((df + dim) / 2) - digamma(df / 2)))
+    return (
+        0.5 * logdet
+        + gammaln(df / 2)
+        + dim / 2 * np.log(df * np.pi)
+        - gammaln((df + dim) / 2)
+        + (df + dim) / 2 * (digamma((df + dim) / 2) - digamma(df / 2))
+    )
 
 
 def scipy_entropy(cov: np.ndarray, df: float) -> float:
@@ -43,8 +48,7 @@ def test_issue_and_spec_values():
 def test_general_dispersion_is_gaussian_part_plus_tail_term():
     task = StudentTTask(3, 2, df=3.5, dispersion=DISPERSION)
     xs, ys = [0, 1, 2], [3, 4]
-    by_entropy = (t_entropy(3, 3.5, DISPERSION[np.ix_(xs, xs)]) + t_entropy(2, 3.5, DISPERSION[np.ix_(ys, ys)])
-                  - t_entropy(5, 3.5, DISPERSION))
+    by_entropy = t_entropy(3, 3.5, DISPERSION[np.ix_(xs, xs)]) + t_entropy(2, 3.5, DISPERSION[np.ix_(ys, ys)]) - t_entropy(5, 3.5, DISPERSION)
     assert task.mutual_information == pytest.approx(by_entropy, abs=1e-10)
     assert task.mutual_information == pytest.approx(mutual_information(DISPERSION, xs, ys) + student_t_tail_mi(3.5, 3, 2), abs=1e-12)
     assert t_entropy(5, 3.5, DISPERSION) == pytest.approx(scipy_entropy(DISPERSION, 3.5), abs=1e-10)
@@ -65,8 +69,9 @@ def test_log_density_ratio_matches_scipy_logpdf():
     np.testing.assert_allclose(task.log_density_ratio(x, y), joint - px - py, rtol=1e-9, atol=1e-9)
 
 
-@pytest.mark.parametrize("task", [StudentTTask(6, 6, df=4), StudentTTask(3, 2, df=1.5, dispersion=DISPERSION), StudentTTask(1, 1, df=1)],
-                         ids=lambda t: t.name)
+@pytest.mark.parametrize(
+    "task", [StudentTTask(6, 6, df=4), StudentTTask(3, 2, df=1.5, dispersion=DISPERSION), StudentTTask(1, 1, df=1)], ids=lambda t: t.name
+)
 def test_mean_log_ratio_over_samples_is_the_mi(task):
     ratio = task.log_density_ratio(*task.sample(200_000, 3, dtype=np.float64))
     se = ratio.std() / np.sqrt(ratio.size)
@@ -89,16 +94,19 @@ def test_properties_and_names():
     assert "StudentTTask(dim_x=3" in repr(task)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"dim_x": 0, "dim_y": 2, "df": 2}, ValueError, "dim_x must be an integer >= 1"),
-    ({"dim_x": 2, "dim_y": 1.5, "df": 2}, TypeError, "dim_y must be an integer"),
-    ({"dim_x": 2, "dim_y": 2, "df": 0}, ValueError, "df must be a finite number > 0"),
-    ({"dim_x": 2, "dim_y": 2, "df": float("inf")}, ValueError, "df must be a finite number > 0"),
-    ({"dim_x": 2, "dim_y": 2, "df": "4"}, TypeError, "df must be a real number"),
-    ({"dim_x": 2, "dim_y": 2, "df": 2, "dispersion": np.eye(3)}, ValueError, r"dispersion must have shape .* \(4, 4\)"),
-    ({"dim_x": 1, "dim_y": 1, "df": 2, "dispersion": [[1.0, 2.0], [2.0, 1.0]]}, ValueError, "dispersion must be positive definite"),
-    ({"dim_x": 1, "dim_y": 1, "df": 2, "dispersion": "eye"}, TypeError, "dispersion must be a numpy array"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"dim_x": 0, "dim_y": 2, "df": 2}, ValueError, "dim_x must be an integer >= 1"),
+        ({"dim_x": 2, "dim_y": 1.5, "df": 2}, TypeError, "dim_y must be an integer"),
+        ({"dim_x": 2, "dim_y": 2, "df": 0}, ValueError, "df must be a finite number > 0"),
+        ({"dim_x": 2, "dim_y": 2, "df": float("inf")}, ValueError, "df must be a finite number > 0"),
+        ({"dim_x": 2, "dim_y": 2, "df": "4"}, TypeError, "df must be a real number"),
+        ({"dim_x": 2, "dim_y": 2, "df": 2, "dispersion": np.eye(3)}, ValueError, r"dispersion must have shape .* \(4, 4\)"),
+        ({"dim_x": 1, "dim_y": 1, "df": 2, "dispersion": [[1.0, 2.0], [2.0, 1.0]]}, ValueError, "dispersion must be positive definite"),
+        ({"dim_x": 1, "dim_y": 1, "df": 2, "dispersion": "eye"}, TypeError, "dispersion must be a numpy array"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         StudentTTask(**kwargs)

@@ -57,7 +57,11 @@ def test_bad_sample_arguments(make):
 def test_beyond_gaussian_tasks():
     tasks = beyond_gaussian_tasks()
     truths = {name: round(task.mutual_information, 4) for name, task in tasks.items()}
-    assert truths == {"student-t-6x6-df4": 0.2595, "spiral-x(gaussian-4x4-2pairs-rho0.8)": 1.0217,
-                      "additive-uniform-eps0.2": 1.1163, "gaussian-20x20-3pairs-rho0.8": 1.5325}
+    assert truths == {
+        "student-t-6x6-df4": 0.2595,
+        "spiral-x(gaussian-4x4-2pairs-rho0.8)": 1.0217,
+        "additive-uniform-eps0.2": 1.1163,
+        "gaussian-20x20-3pairs-rho0.8": 1.5325,
+    }
     assert [(t.dim_x, t.dim_y) for t in tasks.values()] == [(6, 6), (4, 4), (1, 1), (20, 20)]
     assert beyond_gaussian_tasks() is not tasks

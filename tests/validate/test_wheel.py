@@ -41,8 +41,9 @@ def installed(tmp_path_factory) -> Path:
     env_dir = tmp_path_factory.mktemp("venv")
     venv.create(env_dir, with_pip=False)
     python = env_dir / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    purelib = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True).stdout.strip()
+    purelib = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"], check=True, capture_output=True, text=True
+    ).stdout.strip()
     deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if os.path.isdir(p)]
     Path(purelib, "_miestim_test_deps.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)]
@@ -53,8 +54,9 @@ def installed(tmp_path_factory) -> Path:
 def test_installed_package_runs_the_validate_command_outside_the_repository(installed, tmp_path):
     (tmp_path / "user_estimator.py").write_text("def constant(x, y):\n    return 0.25\n")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    where = subprocess.run([installed, "-c", "import miestim; print(miestim.__file__)"], cwd=tmp_path, env=env,
-                           check=True, capture_output=True, text=True).stdout
+    where = subprocess.run(
+        [installed, "-c", "import miestim; print(miestim.__file__)"], cwd=tmp_path, env=env, check=True, capture_output=True, text=True
+    ).stdout
     assert Path(where).resolve().is_relative_to(installed.parents[1].resolve()) and str(ROOT) not in where
     command = ["-m", "miestim", "validate", "--suite", "quick", "--n", "500", "--callable", "user_estimator:constant"]
     proc = subprocess.run([installed, *command], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False)

@@ -18,7 +18,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -43,11 +44,18 @@ def serve(library: str, versions: Callable[[], dict], run: Runner, argv: list[st
         with np.load(job["samples"]) as data:
             arrays = {key: np.ascontiguousarray(data[key], dtype=np.float32) for key in data.files}
         for estimator in job["estimators"]:
-            entry = {"id": job["id"], "estimator": estimator, "estimate": None, "estimate_train": None,
-                     "seconds": None, "steps": None, "evaluated_on": "", "error": None}
+            entry = {
+                "id": job["id"],
+                "estimator": estimator,
+                "estimate": None,
+                "estimate_train": None,
+                "seconds": None,
+                "steps": None,
+                "evaluated_on": "",
+                "error": None,
+            }
             try:
-                entry.update(run(estimator, arrays, dict(job, max_steps=request.get("max_steps"),
-                                                         test_fraction=request.get("test_fraction", 0.2))))
+                entry.update(run(estimator, arrays, dict(job, max_steps=request.get("max_steps"), test_fraction=request.get("test_fraction", 0.2))))
             except Exception as exc:  # noqa: BLE001 - recorded, not raised: one failing estimator must not lose the others
                 entry["error"] = f"{type(exc).__name__}: {exc}"
                 traceback.print_exc(file=sys.stderr)

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed  # noqa: E402
+from _protocol import limit_threads, serve, timed
 
 NEURAL = {"infonce": "InfoNCEEstimator", "nwj": "NWJEstimator", "dv": "DonskerVaradhanEstimator", "mine": "MINEEstimator"}
 
@@ -26,9 +26,9 @@ def main(argv: list[str]) -> int:
     with open(argv[0]) as fh:
         threads = int(json.load(fh).get("threads", 2))
     limit_threads(threads)
+    import bmi
     import jax
     import numpy as np
-    import bmi
 
     def build(estimator: str, job: dict):
         if estimator == "ksg":

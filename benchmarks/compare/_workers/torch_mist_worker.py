@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed  # noqa: E402
+from _protocol import limit_threads, serve, timed
 
 
 def main(argv: list[str]) -> int:
@@ -41,12 +41,18 @@ def main(argv: list[str]) -> int:
         np.random.seed(job["seed"])
         random.seed(job["seed"])
         extra = {} if job["max_steps"] is None else {"max_iterations": job["max_steps"]}
-        (value, trained, log), seconds = timed(lambda: torch_mist.estimate_mi(
-            train, estimator=estimator, test_data=test, verbose=False, return_estimator=True, **extra))
+        (value, trained, log), seconds = timed(
+            lambda: torch_mist.estimate_mi(train, estimator=estimator, test_data=test, verbose=False, return_estimator=True, **extra)
+        )
         in_sample = evaluate_mi(trained, data=train, batch_size=128)
         steps = int(log["iteration"].max()) if log is not None and len(log) and "iteration" in log else None
-        return {"estimate": float(value), "estimate_train": float(in_sample), "seconds": seconds, "steps": steps,
-                "evaluated_on": f"held-out {x.shape[0] - cut} rows (test_data); trained on {cut} rows less 10% validation"}
+        return {
+            "estimate": float(value),
+            "estimate_train": float(in_sample),
+            "seconds": seconds,
+            "steps": steps,
+            "evaluated_on": f"held-out {x.shape[0] - cut} rows (test_data); trained on {cut} rows less 10% validation",
+        }
 
     return serve("torch-mist", lambda: {"torch_mist": torch_mist.__version__, "torch": torch.__version__}, run, argv)
 

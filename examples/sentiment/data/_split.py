@@ -9,8 +9,8 @@ modality is an array (N, L, d) float32 in **valid-first** layout: row i holds it
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence
 
 import numpy as np
 

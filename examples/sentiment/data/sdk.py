@@ -106,9 +106,7 @@ def _parse_sample(
     return (text if isinstance(text, list) else None), arrays, float(score[0]), _segment_id(segment, where)
 
 
-def _load_split(
-    path: Path, split: str, max_len: int | None, nonfinite: str, cropped: dict[str, int], replaced: dict[str, int]
-) -> SentimentSplit:
+def _load_split(path: Path, split: str, max_len: int | None, nonfinite: str, cropped: dict[str, int], replaced: dict[str, int]) -> SentimentSplit:
     """One ``{dataset}_{split}.pkl`` as a valid-first :class:`SentimentSplit`; ``cropped`` / ``replaced`` get its counts."""
     if not path.is_file():
         raise FileNotFoundError(f"load_sdk: no file {path}.")
@@ -148,9 +146,7 @@ def _load_split(
     )
 
 
-def load_sdk(
-    data_dir: str | Path, *, dataset: str = "mosi", max_len: int | None = None, nonfinite: str = "raise"
-) -> SentimentData:
+def load_sdk(data_dir: str | Path, *, dataset: str = "mosi", max_len: int | None = None, nonfinite: str = "raise") -> SentimentData:
     """Load the three word-aligned SDK pickles ``{dataset}_{split}.pkl`` of ``data_dir`` (layout: module docstring).
 
     Args:
@@ -175,10 +171,7 @@ def load_sdk(
     check_loader_options(max_len, nonfinite)
     cropped: dict[str, int] = {}
     replaced: dict[str, int] = {}
-    splits = {
-        split: _load_split(Path(data_dir) / f"{dataset}_{split}.pkl", split, max_len, nonfinite, cropped, replaced)
-        for split in SPLIT_NAMES
-    }
+    splits = {split: _load_split(Path(data_dir) / f"{dataset}_{split}.pkl", split, max_len, nonfinite, cropped, replaced) for split in SPLIT_NAMES}
     warn_changes(f"load_sdk({str(data_dir)!r}, dataset={dataset!r})", max_len, cropped, replaced)
     return SentimentData(**splits, name=f"{dataset}_sdk")
 

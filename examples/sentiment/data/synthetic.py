@@ -141,9 +141,7 @@ def _sentences(shared: np.ndarray, text: np.ndarray, cue: np.ndarray, sigma: flo
     return sentences
 
 
-def _frames(
-    channels: list[np.ndarray], lengths: np.ndarray, shape: tuple[int, int], sigma: float, rng: np.random.Generator
-) -> np.ndarray:
+def _frames(channels: list[np.ndarray], lengths: np.ndarray, shape: tuple[int, int], sigma: float, rng: np.random.Generator) -> np.ndarray:
     """(N, L, d) valid-first frames: ``channels[c]`` ((N,) or (N, L)) plus noise in the first channels, noise in the rest."""
     n, (max_len, dim) = len(lengths), shape
     nuisance = rng.standard_normal((n, 1, dim), dtype=np.float32)
@@ -190,8 +188,13 @@ def _split(config: SyntheticConfig, name: str, n: int, first_video: int, rng: np
         vision_lengths=lengths["vision"],
         text=_sentences(shared, text, b_text, sigma, rng),
         latents={
-            "shared": shared, "text": text, "audio": audio, "visual": visual,
-            "b_text": b_text.astype(np.float32), "b_audio": b_audio.astype(np.float32), "complementary": b.astype(np.float32),
+            "shared": shared,
+            "text": text,
+            "audio": audio,
+            "visual": visual,
+            "b_text": b_text.astype(np.float32),
+            "b_audio": b_audio.astype(np.float32),
+            "complementary": b.astype(np.float32),
         },
     )
 

@@ -205,9 +205,7 @@ def load_unaligned(
     for split in SPLIT_NAMES:
         if split not in content:
             raise ValueError(f"{pickle_path}: missing split {split!r} (has {sorted(content, key=str)}).")
-        splits[split] = _load_split(
-            content[split], split, pickle_path, transcripts, csv_path, max_len, nonfinite, cropped, replaced
-        )
+        splits[split] = _load_split(content[split], split, pickle_path, transcripts, csv_path, max_len, nonfinite, cropped, replaced)
     warn_changes(str(pickle_path), max_len, cropped, replaced)
     return SentimentData(**splits, name=name)
 
