@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,sampler,cmi,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {
         "accuracy": "benchmarks.accuracy",
+        "auto": "benchmarks.auto",
         "sampler": "benchmarks.sampler_speed",
         "cmi": "benchmarks.cmi_accuracy",
         "decomposition": "benchmarks.decomposition",
