@@ -25,8 +25,8 @@ __all__ = ["main"]
 
 _HELP = {
     "data": f"dataset: {', '.join(DATA_SOURCES)}",
-    "data_dir": "folder with the dataset files (unaligned: mosi_data_noalign.pkl / mosei_senti_data_noalign.pkl + "
-    "label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl)",
+    "data_dir": "folder with the dataset files (unaligned: mosi_data_noalign.pkl + MOSI-label.csv or label.csv, "
+    "mosei_senti_data_noalign.pkl + MOSEI-label.csv or label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl)",
     "max_len": "longest audio/visual/text sequence kept; longer ones are cropped with a warning (default: the files' length)",
     "nonfinite": "raise (default) or zero: set NaN/Inf feature values to 0 with a warning (MOSEI's audio has -inf)",
     "text_model": "local folder of a BERT-family model (default: the offline all-MiniLM-L6-v2 package)",

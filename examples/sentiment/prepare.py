@@ -20,12 +20,9 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import SentimentData, SentimentSplit, SyntheticConfig, load_sdk, load_unaligned, make_synthetic
+from .data import SentimentData, SentimentSplit, SyntheticConfig, find_unaligned, load_sdk, load_unaligned, make_synthetic
 
-__all__ = ["TensorSplit", "UNALIGNED_FILES", "load_data", "prepare_splits"]
-
-#: File names of the MulT/MMIM releases inside --data-dir: (pickle, label CSV).
-UNALIGNED_FILES = {"mosi_unaligned": ("mosi_data_noalign.pkl", "label.csv"), "mosei_unaligned": ("mosei_senti_data_noalign.pkl", "label.csv")}
+__all__ = ["TensorSplit", "load_data", "prepare_splits"]
 
 
 def load_data(config: TrainConfig) -> SentimentData:
@@ -34,9 +31,9 @@ def load_data(config: TrainConfig) -> SentimentData:
         n_train, n_valid, n_test = config.synthetic_size
         return make_synthetic(SyntheticConfig(n_train=n_train, n_valid=n_valid, n_test=n_test), seed=config.data_seed)
     root = Path(config.data_dir)
-    if config.data in UNALIGNED_FILES:
-        pickle_name, csv_name = UNALIGNED_FILES[config.data]
-        return load_unaligned(root / pickle_name, root / csv_name, max_len=config.max_len, name=config.data, nonfinite=config.nonfinite)
+    if config.data in ("mosi_unaligned", "mosei_unaligned"):
+        pickle_path, csv_path = find_unaligned(root, dataset=config.data.split("_")[0])
+        return load_unaligned(pickle_path, csv_path, max_len=config.max_len, name=config.data, nonfinite=config.nonfinite)
     return load_sdk(root, dataset=config.data.split("_")[0], max_len=config.max_len, nonfinite=config.nonfinite)
 
 

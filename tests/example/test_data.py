@@ -12,6 +12,7 @@ import pytest
 from examples.sentiment.data import (
     SentimentData,
     SyntheticConfig,
+    find_unaligned,
     load_sdk,
     load_unaligned,
     make_synthetic,
@@ -250,6 +251,28 @@ def test_unaligned_missing_files_and_bad_options(tmp_path):
         load_unaligned(pickle_path, csv_path, max_len=0)
     with pytest.raises(ValueError, match=r"nonfinite must be one of \('raise', 'zero'\); got 'drop'"):
         load_unaligned(pickle_path, csv_path, nonfinite="drop")
+
+
+def test_find_unaligned_takes_the_published_names(tmp_path):
+    (tmp_path / "mosi_data_noalign.pkl").touch()
+    (tmp_path / "label.csv").touch()
+    assert find_unaligned(tmp_path) == (tmp_path / "mosi_data_noalign.pkl", tmp_path / "label.csv")
+    (tmp_path / "MOSI-label.csv").touch()  # MMIM's name is tried first
+    assert find_unaligned(tmp_path)[1] == tmp_path / "MOSI-label.csv"
+    (tmp_path / "mosei_senti_data_noalign.pkl").touch()
+    (tmp_path / "MOSEI-label.csv").touch()
+    assert find_unaligned(tmp_path, dataset="mosei") == (tmp_path / "mosei_senti_data_noalign.pkl", tmp_path / "MOSEI-label.csv")
+
+
+def test_find_unaligned_lists_every_name_it_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"lacks the MulT/MMIM MOSEI file\(s\) mosei_senti_data_noalign.pkl, MOSEI-label.csv or label.csv "
+                       r"\(looked for mosei_senti_data_noalign.pkl and MOSEI-label.csv / label.csv\)"):
+        find_unaligned(tmp_path, dataset="mosei")
+    (tmp_path / "mosi_data_noalign.pkl").touch()
+    with pytest.raises(FileNotFoundError, match=r"MOSI file\(s\) MOSI-label.csv or label.csv \("):
+        find_unaligned(tmp_path)
+    with pytest.raises(ValueError, match=r"find_unaligned: dataset must be one of \['mosei', 'mosi'\]; got 'iemocap'"):
+        find_unaligned(tmp_path, dataset="iemocap")
 
 
 def test_write_unaligned_errors(tiny, tmp_path):

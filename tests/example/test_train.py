@@ -108,7 +108,7 @@ def test_live_text_encoder_modes(tmp_path, mode):
 
 
 def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
-    write_unaligned(tiny, tmp_path / "unaligned")
+    write_unaligned(tiny, tmp_path / "unaligned", csv_name="MOSI-label.csv")  # MulT's pickle beside MMIM's CSV name
     write_sdk(tiny, tmp_path / "sdk", dataset="mosi")
     common = ["--d", "16", "--fusion-len", "6", "--fusion-blocks", "1", "--batch-size", "16", "--epochs", "1",
               "--no-progress", "--cache-dir", cache_dir]

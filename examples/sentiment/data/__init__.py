@@ -7,12 +7,14 @@ Every loader returns a :class:`SentimentData` of valid-first padded sequences (s
 from ._split import SentimentData, SentimentSplit
 from .sdk import load_sdk, write_sdk
 from .synthetic import SyntheticConfig, make_synthetic, write_mosi_shaped
-from .unaligned import load_unaligned, write_unaligned
+from .unaligned import UNALIGNED_NAMES, find_unaligned, load_unaligned, write_unaligned
 
 __all__ = [
     "SentimentData",
     "SentimentSplit",
     "SyntheticConfig",
+    "UNALIGNED_NAMES",
+    "find_unaligned",
     "load_sdk",
     "load_unaligned",
     "make_synthetic",
