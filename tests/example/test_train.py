@@ -8,7 +8,7 @@ import torch
 
 from examples.sentiment.cli import build_parser, config_from_args, main
 from examples.sentiment.config import PRESETS, TrainConfig
-from examples.sentiment.data import SyntheticConfig, make_synthetic, write_sdk, write_unaligned
+from examples.sentiment.data import SyntheticConfig, make_synthetic, write_mmsa, write_sdk, write_unaligned
 from examples.sentiment.mi_terms import TERM_NAMES
 from examples.sentiment.train import Trainer, train
 
@@ -124,6 +124,24 @@ def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
     assert json.loads((out / "report.json").read_text())["config"]["text_mode"] == "features"
 
 
+def test_mmsa_pickles_through_the_cli(tmp_path, tiny, cache_dir):
+    root = tmp_path / "MOSI"
+    write_mmsa(tiny, root / "Processed")  # MMSA's layout: MOSI/Processed/unaligned_50.pkl
+    out = tmp_path / "run_mmsa"
+    common = ["--preset", "smoke", "--fusion-len", "6", "--no-progress", "--cache-dir", cache_dir]
+    assert main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["data"] == "mmsa" and report["epochs"] == 1 and report["test"]["mae"] > 0
+    # Both files in the folder: the option picks one; the file's own token features as text input.
+    write_mmsa(tiny, root, file_name="aligned_50.pkl", aligned=True)
+    out = tmp_path / "run_mmsa_aligned"
+    assert main(["train", "--data", "mmsa", "--data-dir", str(root), "--mmsa-file", "aligned_50.pkl", "--text-mode", "features",
+                 "--out", str(out), *common]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["mmsa_file"] == "aligned_50.pkl"
+    with pytest.raises(ValueError, match="holds several MMSA pickles"):
+        main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common])
+
+
 def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
     with pytest.raises(ValueError, match="text_mode='features' needs word-level text vectors"):
         Trainer(_config(tmp_path, cache_dir, text_mode="features"), tiny)
@@ -151,6 +169,7 @@ def test_cli_presets_and_explicit_options():
         (dict(stage1_passes=-1), "stage1_passes and fusion_blocks"),
         (dict(dropout=1.0), "dropout must be in"),
         (dict(nonfinite="drop"), "nonfinite must be 'raise' or 'zero'"),
+        (dict(mmsa_file="aligned_50.pkl"), "mmsa_file is read only with data='mmsa'; got data='synthetic'"),
     ],
 )
 def test_config_rejects_bad_options(options, match):
