@@ -68,7 +68,28 @@ def test_stage1_changes_only_estimators_and_stage2_only_the_model(tmp_path, tiny
     assert any(not torch.equal(v, trainer.model.state_dict()[k]) for k, v in model_before.items())
 
 
+def test_stage2_features_are_the_next_epochs_bank(tmp_path, tiny, cache_dir, monkeypatch):
+    # dropout 0: train mode computes eval mode's features; lr 1e-9: the model barely moves within the epoch.
+    trainer = Trainer(_config(tmp_path, cache_dir, dropout=0.0, lr=1e-9, epochs=2), tiny)
+    start, _ = trainer.features(trainer.splits["train"])
+    banks = []
+    make_bank = trainer.mi.make_bank
+    monkeypatch.setattr(trainer.mi, "make_bank", lambda features, labels, *, seed: banks.append(features) or make_bank(features, labels, seed=seed))
+    trainer.run_epoch()
+    kept = trainer._kept_features
+    for key, value in start.items():  # every row of the training split, from the stage-2 pass
+        torch.testing.assert_close(kept[key], value, atol=1e-4, rtol=0)
+    trainer.run_epoch()
+    assert banks[2] is kept  # epoch 2's training bank (each epoch also builds one of the validation split)
+    separate = Trainer(_config(tmp_path / "pass", cache_dir, epochs=2), tiny, bank="pass")
+    separate.run_epoch()
+    assert separate._kept_features is None
+    with pytest.raises(ValueError, match=r"bank must be one of \('stage2', 'pass'\); got 'eval'"):
+        Trainer(_config(tmp_path, cache_dir), tiny, bank="eval")
+
+
 def test_resume_continues_identically(tmp_path, tiny, cache_dir):
+    # Epoch 2's bank is epoch 1's stage-2 features: the checkpoint carries them.
     straight = Trainer(_config(tmp_path / "a", cache_dir, epochs=2), tiny)
     straight.fit()
     first = Trainer(_config(tmp_path / "b", cache_dir, epochs=1), tiny)
