@@ -3,6 +3,7 @@
 python -m examples.sentiment train                                  # synthetic data, CPU, ~minutes
 python -m examples.sentiment train --data mosi_unaligned --data-dir DIR --preset mosi --text-model BERT_DIR --device auto
                                                                     # the authors' configuration; BERT_DIR: local bert-base-uncased
+python -m examples.sentiment train --data mmsa --data-dir MOSI --mmsa-file unaligned_50.pkl   # MMSA's processed pickles
 python -m examples.sentiment make-data --out DIR                    # MOSI-shaped MulT/MMIM files
 torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 processes (gloo on CPU, nccl on CUDA)
 """
@@ -27,8 +28,10 @@ __all__ = ["main"]
 
 _HELP = {
     "data": f"dataset: {', '.join(DATA_SOURCES)}",
-    "data_dir": "folder with the dataset files (unaligned: mosi_data_noalign.pkl / mosei_senti_data_noalign.pkl + "
-    "label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl)",
+    "data_dir": "folder with the dataset files (unaligned: mosi_data_noalign.pkl + MOSI-label.csv or label.csv, "
+    "mosei_senti_data_noalign.pkl + MOSEI-label.csv or label.csv; sdk: {mosi,mosei}_{train,valid,test}.pkl; "
+    "mmsa: unaligned_50.pkl, aligned_50.pkl or unaligned_39.pkl, here or in DIR/Processed)",
+    "mmsa_file": "--data mmsa: which pickle, a name in --data-dir (or its Processed/) or an absolute path (default: the only one there)",
     "max_len": "longest audio/visual/text sequence kept; longer ones are cropped with a warning (default: the files' length)",
     "nonfinite": "raise (default) or zero: set NaN/Inf feature values to 0 with a warning (MOSEI's audio has -inf)",
     "text_model": "local folder of a BERT-family model (default: the offline all-MiniLM-L6-v2 package; "

@@ -17,7 +17,7 @@ from .model import ACTIVATIONS, FUSIONS, RNN_STYLES, TEXT_PROJECTIONS
 
 __all__ = ["DATA_SOURCES", "PRESETS", "PRESETS_NEEDING_BERT", "TEXT_MODES", "TrainConfig", "preset_config"]
 
-DATA_SOURCES = ("synthetic", "mosi_unaligned", "mosei_unaligned", "mosi_sdk", "mosei_sdk")
+DATA_SOURCES = ("synthetic", "mosi_unaligned", "mosei_unaligned", "mosi_sdk", "mosei_sdk", "mmsa")
 #: cached: frozen encoder, token states computed once per split (fast CPU path);
 #: frozen: frozen encoder run every step; finetune: encoder trained at lr × text_lr_scale;
 #: features: the dataset's word vectors (e.g. GloVe), no text encoder.
@@ -32,6 +32,7 @@ class TrainConfig:
 
     data: str = "synthetic"
     data_dir: str | None = None
+    mmsa_file: str | None = None  # data="mmsa": the pickle's name or path; None: the one MMSA file in data_dir
     max_len: int | None = None
     nonfinite: str = "raise"  # "zero": set NaN/Inf feature values (known in MOSEI's audio) to 0, with a warning
     synthetic_size: tuple[int, int, int] = (1284, 229, 686)
@@ -81,6 +82,8 @@ class TrainConfig:
             raise ValueError(f"data must be one of {DATA_SOURCES}; got {self.data!r}.")
         if self.data != "synthetic" and not self.data_dir:
             raise ValueError(f"data={self.data!r} needs data_dir (--data-dir), the folder holding the dataset's files.")
+        if self.mmsa_file is not None and self.data != "mmsa":
+            raise ValueError(f"mmsa_file is read only with data='mmsa'; got data={self.data!r}.")
         if self.nonfinite not in ("raise", "zero"):
             raise ValueError(f"nonfinite must be 'raise' or 'zero'; got {self.nonfinite!r}.")
         for name, choices in (

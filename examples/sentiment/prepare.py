@@ -5,8 +5,8 @@ Text enters the model in one of three ways (``TrainConfig.text_mode``):
 - ``cached`` (default): a frozen BERT-family encoder runs once over every split and its
   token states are kept (float16, on disk under ``cache_dir`` so reruns skip it);
 - ``frozen`` / ``finetune``: sentences are tokenized once and the encoder runs every step;
-- ``features``: the dataset's own word-level vectors (GloVe in MulT pickles and CMU-SDK files)
-  are the token states; no encoder is loaded (and ``transformers`` is not needed).
+- ``features``: the dataset's own word-level vectors (GloVe in MulT pickles and CMU-SDK files,
+  BERT token features in MMSA pickles) are the token states; no encoder is loaded (and ``transformers`` is not needed).
 
 Splits that carry word-level vectors but no sentences always use ``features``.
 """
@@ -20,12 +20,19 @@ import numpy as np
 import torch
 
 from .config import TrainConfig
-from .data import SentimentData, SentimentSplit, SyntheticConfig, load_sdk, load_unaligned, make_synthetic
+from .data import (
+    SentimentData,
+    SentimentSplit,
+    SyntheticConfig,
+    find_mmsa,
+    find_unaligned,
+    load_mmsa,
+    load_sdk,
+    load_unaligned,
+    make_synthetic,
+)
 
-__all__ = ["TensorSplit", "UNALIGNED_FILES", "load_data", "prepare_splits"]
-
-#: File names of the MulT/MMIM releases inside --data-dir: (pickle, label CSV).
-UNALIGNED_FILES = {"mosi_unaligned": ("mosi_data_noalign.pkl", "label.csv"), "mosei_unaligned": ("mosei_senti_data_noalign.pkl", "label.csv")}
+__all__ = ["TensorSplit", "load_data", "prepare_splits"]
 
 
 def load_data(config: TrainConfig) -> SentimentData:
@@ -34,9 +41,11 @@ def load_data(config: TrainConfig) -> SentimentData:
         n_train, n_valid, n_test = config.synthetic_size
         return make_synthetic(SyntheticConfig(n_train=n_train, n_valid=n_valid, n_test=n_test), seed=config.data_seed)
     root = Path(config.data_dir)
-    if config.data in UNALIGNED_FILES:
-        pickle_name, csv_name = UNALIGNED_FILES[config.data]
-        return load_unaligned(root / pickle_name, root / csv_name, max_len=config.max_len, name=config.data, nonfinite=config.nonfinite)
+    if config.data == "mmsa":
+        return load_mmsa(find_mmsa(root, file=config.mmsa_file), max_len=config.max_len, nonfinite=config.nonfinite)
+    if config.data in ("mosi_unaligned", "mosei_unaligned"):
+        pickle_path, csv_path = find_unaligned(root, dataset=config.data.split("_")[0])
+        return load_unaligned(pickle_path, csv_path, max_len=config.max_len, name=config.data, nonfinite=config.nonfinite)
     return load_sdk(root, dataset=config.data.split("_")[0], max_len=config.max_len, nonfinite=config.nonfinite)
 
 

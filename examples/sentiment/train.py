@@ -2,9 +2,12 @@ r"""Two-stage training of MIMRL, evaluation, logging, checkpoints and resume.
 
 Each epoch:
 
-1. **bank** — the training split's features under the current model (eval mode, no grad),
-   i.e. the model as the previous epoch left it; one :class:`~examples.sentiment.mi_terms.FeatureBank`
-   (k-NN samplers built once) serves the whole epoch.
+1. **bank** — the training split's features, one row per utterance, and one
+   :class:`~examples.sentiment.mi_terms.FeatureBank` (k-NN samplers built once) that serves the
+   whole epoch. By default (``bank="stage2"``) the rows are the features the previous epoch's
+   stage 2 computed anyway (train mode, detached, each row from the model as it was when its
+   batch passed), so no extra pass over the training split is needed; the first epoch, and
+   ``bank="pass"``, compute them in a separate pass under the current model (eval mode, no grad).
 2. **stage 1** — ``stage1_passes`` passes over those *fixed* features updating only the 11
    estimators (maximise the MI bounds, minimise the CMINE cross-entropies). The encoders do not
    change in stage 1, so the features are computed once and nothing is back-propagated into them.
@@ -29,8 +32,9 @@ without its interleaving and its padding with duplicate samples, so the global b
 order are exactly those of one process). The model is wrapped in ``DistributedDataParallel``;
 the loss of a rank is its share of the task loss (weighted by its share of the batch) minus
 the MI terms of the *global* batch (see :mod:`examples.sentiment.mi_terms`), so the averaged
-gradients are one process's. The feature bank is computed in shares and gathered, so every
-rank holds the whole bank; the k-NN tables are built in shares and gathered. Evaluation runs on
+gradients are one process's. The feature bank is computed in shares and gathered (a separate
+pass), or each rank keeps the stage-2 rows of its shares and a sum over the ranks fills in the
+others', so every rank holds the whole bank; the k-NN tables are built in shares and gathered. Evaluation runs on
 shares of each split and the predictions are gathered in order before the metrics. Rank 0
 alone writes the checkpoint, log and report and shows progress. With dropout, each rank
 draws its own masks, so a multi-process run matches one process in distribution, not bit
@@ -62,9 +66,10 @@ from .mi_terms import TERM_NAMES, MITerms
 from .model import MIMRLModel
 from .prepare import TensorSplit, load_data, prepare_splits
 
-__all__ = ["Trainer", "init_distributed", "train"]
+__all__ = ["BANK_SOURCES", "Trainer", "init_distributed", "train"]
 
 MODALITIES = ("t", "a", "v", "f")
+BANK_SOURCES = ("stage2", "pass")
 
 
 def resolve_device(device: str) -> torch.device:
@@ -112,10 +117,19 @@ class Trainer:
     Args:
         config: the run's settings.
         data: an already loaded dataset (default: ``load_data(config)``).
+        bank: where each epoch's bank features come from: ``"stage2"`` (default; the previous
+            epoch's stage-2 features) or ``"pass"`` (a separate pass over the training split).
+
+    Raises:
+        ValueError: an unknown ``bank``.
     """
 
-    def __init__(self, config: TrainConfig, data: SentimentData | None = None) -> None:
+    def __init__(self, config: TrainConfig, data: SentimentData | None = None, *, bank: str = "stage2") -> None:
+        if bank not in BANK_SOURCES:
+            raise ValueError(f"bank must be one of {BANK_SOURCES}; got {bank!r}.")
         self.config = config
+        self.bank = bank
+        self._kept_features: dict[str, torch.Tensor] | None = None  # the last stage-2 pass's features, for the next bank
         if config.num_threads:
             torch.set_num_threads(config.num_threads)
         self.rank, self.world = get_rank(), get_world_size()
@@ -207,6 +221,13 @@ class Trainer:
     def _seed(self, *salt: int) -> int:
         return (self.config.seed * 1_000_003 + self.epoch * 1_009 + sum(salt)) % 2**31
 
+    def _bank_features(self) -> dict[str, torch.Tensor]:
+        """This epoch's bank rows: the previous stage-2 pass's features when kept, else a pass over the training split."""
+        if self.bank == "stage2" and self._kept_features is not None:
+            return self._kept_features
+        features, _ = self.features(self.splits["train"])
+        return features
+
     # ------------------------------------------------------------------ one epoch
     def _stage1(self, bank_features: dict[str, torch.Tensor], labels: torch.Tensor, bank) -> float:
         self.mi.train().requires_grad_(True)
@@ -234,11 +255,13 @@ class Trainer:
         terms_on = bank is not None  # no bank: a warm-up epoch, or no term has a weight
         sums = {"task_loss": 0.0, "objective": 0.0, **{f"train_{name}": 0.0 for name in TERM_NAMES if self.mi.weights[name] and terms_on}}
         mi_seconds, steps = 0.0, 0
+        kept: dict[str, torch.Tensor] | None = {} if self.mi.active and self.bank == "stage2" else None
         for index in self._bar(self._batches(len(train), shuffle=True), "stage 2"):
             share = index[rank_slice(len(index))]
             fraction = len(share) / len(index)  # this rank's share of the global batch (1 in one process)
             batch = train.batch(share, self.device)
             out = self.net(batch)
+            _keep_rows(kept, len(train), share.to(self.device), out)
             task = F.l1_loss(out["score"], batch["labels"])
             # DDP averages over the ranks: weighting by world * fraction makes that the global batch's mean.
             loss = task * (self.world * fraction)
@@ -266,6 +289,8 @@ class Trainer:
             sums["objective"] += objective.item()
             steps += 1
         (sums["task_loss"],) = sum_values([sums["task_loss"]])  # the global batches' task losses
+        if kept is not None:
+            self._kept_features = _gather_kept(kept)
         means = {key: value / steps for key, value in sums.items()}
         objective = means.pop("objective")
         row = {"task_loss": means["task_loss"], "loss": means["task_loss"] - objective, **means}
@@ -298,7 +323,8 @@ class Trainer:
         start = time.perf_counter()
         bank = None
         if self._terms_on():
-            features, _ = self.features(self.splits["train"])
+            features = self._bank_features()
+            row["seconds_bank_features"] = time.perf_counter() - start
             labels = self.splits["train"].labels.to(self.device)
             bank = self.mi.make_bank(features, labels, seed=self._seed(1))
             row["seconds_bank"] = time.perf_counter() - start
@@ -325,12 +351,8 @@ class Trainer:
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": self.config.to_dict(),
-            "epoch": self.epoch,
-            "history": self.history,
-            "best": self.best,
-            "model": self.model.state_dict(),
-            "mi": self.mi.state_dict(),
+            "config": self.config.to_dict(), "epoch": self.epoch, "history": self.history, "best": self.best,
+            "model": self.model.state_dict(), "mi": self.mi.state_dict(), "bank_features": self._kept_features,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": {
@@ -370,6 +392,7 @@ class Trainer:
         if state["rng"]["cuda"] is not None and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        self._kept_features = state.get("bank_features")
 
     # ------------------------------------------------------------------ the run
     def fit(self, *, resume: bool = False) -> dict[str, Any]:
@@ -410,6 +433,25 @@ class Trainer:
 
 def _summary(row: dict[str, Any], split: str) -> str:
     return format_metrics({k[len(split) + 1 :]: v for k, v in row.items() if k.startswith(f"{split}_")})
+
+
+def _keep_rows(kept: dict[str, torch.Tensor] | None, n: int, rows: torch.Tensor, out: dict[str, torch.Tensor]) -> None:
+    """Copy a stage-2 batch's features (detached) into rows ``rows`` of the (n, d) tensors of ``kept`` (None: keep nothing)."""
+    if kept is None:
+        return
+    for key in MODALITIES:
+        value = out[key].detach()
+        if key not in kept:
+            kept[key] = value.new_zeros(n, value.shape[1])
+        kept[key].index_copy_(0, rows, value.to(kept[key].dtype))
+
+
+def _gather_kept(kept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Every rank's kept rows in every rank's tensors (each row was filled by one rank and is zero on the others)."""
+    if is_distributed():
+        for value in kept.values():
+            dist.all_reduce(value)
+    return kept
 
 
 def _check_finite(loss: torch.Tensor, what: str, epoch: int) -> None:
@@ -453,6 +495,7 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def train(config: TrainConfig, *, resume: bool = False, data: SentimentData | None = None) -> dict[str, Any]:
+def train(config: TrainConfig, *, resume: bool = False, data: SentimentData | None = None, bank: str = "stage2") -> dict[str, Any]:
     """Run :class:`Trainer` to the end and return its report (see :meth:`Trainer.report`)."""
-    return Trainer(config, data).fit(resume=resume)
+    return Trainer(config, data, bank=bank).fit(resume=resume)
+

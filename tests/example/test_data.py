@@ -12,9 +12,13 @@ import pytest
 from examples.sentiment.data import (
     SentimentData,
     SyntheticConfig,
+    find_mmsa,
+    find_unaligned,
+    load_mmsa,
     load_sdk,
     load_unaligned,
     make_synthetic,
+    write_mmsa,
     write_mosi_shaped,
     write_sdk,
     write_unaligned,
@@ -255,6 +259,28 @@ def test_unaligned_missing_files_and_bad_options(tmp_path):
         load_unaligned(pickle_path, csv_path, nonfinite="drop")
 
 
+def test_find_unaligned_takes_the_published_names(tmp_path):
+    (tmp_path / "mosi_data_noalign.pkl").touch()
+    (tmp_path / "label.csv").touch()
+    assert find_unaligned(tmp_path) == (tmp_path / "mosi_data_noalign.pkl", tmp_path / "label.csv")
+    (tmp_path / "MOSI-label.csv").touch()  # MMIM's name is tried first
+    assert find_unaligned(tmp_path)[1] == tmp_path / "MOSI-label.csv"
+    (tmp_path / "mosei_senti_data_noalign.pkl").touch()
+    (tmp_path / "MOSEI-label.csv").touch()
+    assert find_unaligned(tmp_path, dataset="mosei") == (tmp_path / "mosei_senti_data_noalign.pkl", tmp_path / "MOSEI-label.csv")
+
+
+def test_find_unaligned_lists_every_name_it_looked_for(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"lacks the MulT/MMIM MOSEI file\(s\) mosei_senti_data_noalign.pkl, MOSEI-label.csv or label.csv "
+                       r"\(looked for mosei_senti_data_noalign.pkl and MOSEI-label.csv / label.csv\)"):
+        find_unaligned(tmp_path, dataset="mosei")
+    (tmp_path / "mosi_data_noalign.pkl").touch()
+    with pytest.raises(FileNotFoundError, match=r"MOSI file\(s\) MOSI-label.csv or label.csv \("):
+        find_unaligned(tmp_path)
+    with pytest.raises(ValueError, match=r"find_unaligned: dataset must be one of \['mosei', 'mosi'\]; got 'iemocap'"):
+        find_unaligned(tmp_path, dataset="iemocap")
+
+
 def test_write_unaligned_errors(tiny, tmp_path):
     with pytest.raises(ValueError, match="write_unaligned: audio_len=3 is shorter than the longest audio sequence"):
         write_unaligned(tiny, tmp_path, audio_len=3)
@@ -371,6 +397,126 @@ def test_sdk_missing_file_and_write_errors(tiny, tmp_path):
     empty = SentimentData(tiny.train, replace(tiny.valid, text=[" "] + tiny.valid.text[1:]), tiny.test, name="t")
     with pytest.raises(ValueError, match=r"write_sdk: split 'valid' sample 0 \('syn\w+_\d+'\) has no words"):
         write_sdk(empty, tmp_path)
+
+
+# ----------------------------------------------------------------------------- MMSA processed pickles
+
+
+@pytest.mark.parametrize("padding", ["end", "start"])
+def test_mmsa_round_trip_with_either_padding(tiny, tmp_path, padding):
+    path = write_mmsa(tiny, tmp_path, padding=padding)
+    content = pickle.loads(path.read_bytes())
+    train = content["train"]
+    assert train["text_bert"].shape == (20, 3, train["text"].shape[1]) and all("$_$" in i for i in train["id"])
+    assert {"raw_text", "audio_lengths", "vision_lengths", "regression_labels", "classification_labels", "annotations"} <= set(train)
+    loaded = load_mmsa(path)
+    assert loaded.name == "mmsa_unaligned_50"
+    for name, split in tiny.splits().items():
+        got = loaded.splits()[name]
+        _assert_same_split(got, split, features=False)
+        # one token per word: the mask sums are the text lengths
+        np.testing.assert_array_equal(got.text_lengths, [max(1, len(t.replace(",", "").split())) for t in split.text])
+
+
+def test_mmsa_aligned_file_takes_the_text_lengths(tiny, tmp_path):
+    path = write_mmsa(tiny, tmp_path, file_name="aligned_50.pkl", aligned=True)
+    assert "audio_lengths" not in pickle.loads(path.read_bytes())["valid"]
+    split = load_mmsa(path).valid
+    np.testing.assert_array_equal(split.audio_lengths, split.text_lengths)
+    np.testing.assert_array_equal(split.vision_lengths, split.text_lengths)
+    k = split.text_lengths[0]
+    np.testing.assert_allclose(split.audio[0, :k], pool_to_words(tiny.valid.audio[0, : tiny.valid.audio_lengths[0]], k))
+
+
+def test_mmsa_sims_file_ids_and_features_only(tiny, tmp_path):
+    path = write_mmsa(tiny, tmp_path, file_name="unaligned_39.pkl", unimodal_labels=True)
+    _edit_pickle(path, lambda c: {k: {key: v for key, v in s.items() if key != "raw_text"} for k, s in c.items()})
+    data = load_mmsa(path, name="sims")
+    assert data.name == "sims" and data.test.text is None and data.test.text_features.shape[2] == 300
+    assert data.test.ids == tiny.test.ids  # "<video_id>$_$<clip_id>" read back as "<video_id>_<clip_id>"
+
+
+def test_mmsa_lengths_are_clipped_to_the_array_with_a_warning(tiny, tmp_path):
+    path = write_mmsa(tiny, tmp_path)
+
+    def edit(c):
+        c["train"]["audio_lengths"] = c["train"]["audio_lengths"] + 100  # MMSA-FET: the length before cropping
+        c["train"]["vision"][0] = 0.0  # a sample whose features failed: no frames, length 0
+        c["train"]["vision_lengths"][0] = 0
+        c["valid"]["text_bert"] = c["valid"]["text_bert"].transpose(0, 2, 1)  # MMSA-FET's (N, L, 3)
+        return c
+
+    _edit_pickle(path, edit)
+    with pytest.warns(UserWarning, match=r"lengths longer than the padded length, set to it .*: train audio 20\."):
+        data = load_mmsa(path)
+    assert (data.train.audio_lengths == TINY.audio_len).all() and data.train.vision_lengths[0] == 1
+    np.testing.assert_array_equal(data.train.vision_lengths[1:], tiny.train.vision_lengths[1:])
+    np.testing.assert_array_equal(data.valid.text_lengths, load_mmsa(write_mmsa(tiny, tmp_path / "b")).valid.text_lengths)
+
+
+def test_mmsa_max_len_and_nonfinite(tiny, tmp_path):
+    path = write_mmsa(tiny, tmp_path)
+    _edit_pickle(path, _set("test", "audio", lambda s: np.where(s["audio"] == s["audio"][0, 0, 0], -np.inf, s["audio"])))
+    with pytest.raises(ValueError, match=r"unaligned_50.pkl: split 'test' key 'audio' holds 1 non-finite value\(s\)"):
+        load_mmsa(path)
+    with pytest.warns(UserWarning, match=r"cropped to their last max_len=3 frames: .*non-finite values set to 0: test audio 1"):
+        data = load_mmsa(path, max_len=3, nonfinite="zero")
+    assert data.test.audio.shape == (8, 3, 3) and (data.test.audio_lengths <= 3).all()
+
+
+def test_find_mmsa_names_folders_and_choice(tiny, tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"no MMSA pickle in .*; looked for .*unaligned_50.pkl, .*Processed/unaligned_50.pkl, .*_39.pkl"):
+        find_mmsa(tmp_path)
+    processed = write_mmsa(tiny, tmp_path / "Processed")  # MMSA's own layout: MOSI/Processed/unaligned_50.pkl
+    assert find_mmsa(tmp_path) == processed
+    aligned = write_mmsa(tiny, tmp_path, file_name="aligned_50.pkl", aligned=True)
+    with pytest.raises(ValueError, match=r"holds several MMSA pickles .*; choose one with --mmsa-file NAME"):
+        find_mmsa(tmp_path)
+    assert find_mmsa(tmp_path, file="aligned_50.pkl") == aligned and find_mmsa(tmp_path, file=str(processed)) == processed
+    with pytest.raises(FileNotFoundError, match=r"looked for .*mine.pkl, .*Processed/mine.pkl\."):
+        find_mmsa(tmp_path, file="mine.pkl")
+
+
+def _without(split, key):
+    """Edit: ``split`` loses ``key``."""
+    return lambda c: {**c, split: {k: v for k, v in c[split].items() if k != key}}
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda c: [c], "expected a dict of splits; got list"),
+        (lambda c: {k: v for k, v in c.items() if k != "test"}, "missing split 'test'"),
+        (lambda c: {**c, "valid": [1]}, "split 'valid' must be a dict of arrays; got list"),
+        (_without("train", "regression_labels"), "split 'train' has no key 'regression_labels'"),
+        (_without("train", "vision_lengths"), "split 'train' has no key 'vision_lengths', and 'vision' is not aligned to the text tokens"),
+        (lambda c: _without("train", "text")(_without("train", "raw_text")(c)), "split 'train' has neither 'raw_text' nor 'text'"),
+        (_set("train", "id", lambda s: np.arange(20)), "split 'train' key 'id' must hold 20 strings, one per row"),
+        (_set("train", "id", lambda s: s["id"][:, None]), "split 'train' key 'id' must hold a 1-D sequence of strings"),
+        (_set("valid", "raw_text", lambda s: s["raw_text"][:-1]), "split 'valid' key 'raw_text' must hold 8 strings"),
+        (_set("valid", "regression_labels", lambda s: s["regression_labels"] * 5), r"split 'valid' key 'regression_labels' must be finite"),
+        (_set("valid", "regression_labels", lambda s: np.zeros((8, 2))), "split 'valid' key 'regression_labels' must hold one score per id"),
+        (_set("test", "audio", lambda s: s["audio"][:-1]), r"split 'test' key 'audio' must be \(N=8, L, d\)"),
+        (_set("test", "vision_lengths", lambda s: s["vision_lengths"] + 0.5), "split 'test' key 'vision_lengths' must hold 8 whole numbers"),
+        (_set("test", "audio_lengths", lambda s: np.ones(8, np.int64)), "split 'test' key 'audio' is zero-padded neither after 'audio_lengths'"),
+        (_set("test", "text_bert", lambda s: s["text_bert"][:, :2]), r"split 'test' key 'text_bert' must be \(N=8, 3, L\) token ids, mask, segments"),
+    ],
+)
+def test_mmsa_errors_name_file_split_and_key(tiny, tmp_path, edit, match):
+    path = write_mmsa(tiny, tmp_path)
+    _edit_pickle(path, edit)
+    with pytest.raises(ValueError, match=f"unaligned_50.pkl: {match}"):
+        load_mmsa(path)
+
+
+def test_mmsa_missing_file_and_write_errors(tiny, tmp_path):
+    with pytest.raises(FileNotFoundError, match="load_mmsa: no file .*absent.pkl"):
+        load_mmsa(tmp_path / "absent.pkl")
+    with pytest.raises(ValueError, match="write_mmsa: padding must be 'end' or 'start'; got 'left'"):
+        write_mmsa(tiny, tmp_path, padding="left")
+    no_text = SentimentData(**{k: _features_only(s) for k, s in tiny.splits().items()}, name="t")
+    with pytest.raises(ValueError, match="write_mmsa: split 'train' of 't' has no raw text"):
+        write_mmsa(no_text, tmp_path)
 
 
 # ----------------------------------------------------------------------------- synthetic data

@@ -8,7 +8,7 @@ import torch
 
 from examples.sentiment.cli import build_parser, config_from_args, main
 from examples.sentiment.config import PRESETS, TrainConfig
-from examples.sentiment.data import SyntheticConfig, make_synthetic, write_sdk, write_unaligned
+from examples.sentiment.data import SyntheticConfig, make_synthetic, write_mmsa, write_sdk, write_unaligned
 from examples.sentiment.mi_terms import TERM_NAMES
 from examples.sentiment.train import Trainer, train
 
@@ -78,7 +78,28 @@ def test_stage1_changes_only_estimators_and_stage2_only_the_model(tmp_path, tiny
     assert any(not torch.equal(v, trainer.model.state_dict()[k]) for k, v in model_before.items())
 
 
+def test_stage2_features_are_the_next_epochs_bank(tmp_path, tiny, cache_dir, monkeypatch):
+    # dropout 0: train mode computes eval mode's features; lr 1e-9: the model barely moves within the epoch.
+    trainer = Trainer(_config(tmp_path, cache_dir, dropout=0.0, lr=1e-9, epochs=2), tiny)
+    start, _ = trainer.features(trainer.splits["train"])
+    banks = []
+    make_bank = trainer.mi.make_bank
+    monkeypatch.setattr(trainer.mi, "make_bank", lambda features, labels, *, seed: banks.append(features) or make_bank(features, labels, seed=seed))
+    trainer.run_epoch()
+    kept = trainer._kept_features
+    for key, value in start.items():  # every row of the training split, from the stage-2 pass
+        torch.testing.assert_close(kept[key], value, atol=1e-4, rtol=0)
+    trainer.run_epoch()
+    assert banks[2] is kept  # epoch 2's training bank (each epoch also builds one of the validation split)
+    separate = Trainer(_config(tmp_path / "pass", cache_dir, epochs=2), tiny, bank="pass")
+    separate.run_epoch()
+    assert separate._kept_features is None
+    with pytest.raises(ValueError, match=r"bank must be one of \('stage2', 'pass'\); got 'eval'"):
+        Trainer(_config(tmp_path, cache_dir), tiny, bank="eval")
+
+
 def test_resume_continues_identically(tmp_path, tiny, cache_dir):
+    # Epoch 2's bank is epoch 1's stage-2 features: the checkpoint carries them.
     straight = Trainer(_config(tmp_path / "a", cache_dir, epochs=2), tiny)
     straight.fit()
     first = Trainer(_config(tmp_path / "b", cache_dir, epochs=1), tiny)
@@ -118,7 +139,7 @@ def test_live_text_encoder_modes(tmp_path, mode):
 
 
 def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
-    write_unaligned(tiny, tmp_path / "unaligned")
+    write_unaligned(tiny, tmp_path / "unaligned", csv_name="MOSI-label.csv")  # MulT's pickle beside MMIM's CSV name
     write_sdk(tiny, tmp_path / "sdk", dataset="mosi")
     common = [
         "--d",
@@ -147,6 +168,24 @@ def test_real_formats_through_the_cli(tmp_path, tiny, cache_dir):
         == 0
     )
     assert json.loads((out / "report.json").read_text())["config"]["text_mode"] == "features"
+
+
+def test_mmsa_pickles_through_the_cli(tmp_path, tiny, cache_dir):
+    root = tmp_path / "MOSI"
+    write_mmsa(tiny, root / "Processed")  # MMSA's layout: MOSI/Processed/unaligned_50.pkl
+    out = tmp_path / "run_mmsa"
+    common = ["--preset", "smoke", "--fusion-len", "6", "--no-progress", "--cache-dir", cache_dir]
+    assert main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common]) == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["config"]["data"] == "mmsa" and report["epochs"] == 1 and report["test"]["mae"] > 0
+    # Both files in the folder: the option picks one; the file's own token features as text input.
+    write_mmsa(tiny, root, file_name="aligned_50.pkl", aligned=True)
+    out = tmp_path / "run_mmsa_aligned"
+    assert main(["train", "--data", "mmsa", "--data-dir", str(root), "--mmsa-file", "aligned_50.pkl", "--text-mode", "features",
+                 "--out", str(out), *common]) == 0
+    assert json.loads((out / "report.json").read_text())["config"]["mmsa_file"] == "aligned_50.pkl"
+    with pytest.raises(ValueError, match="holds several MMSA pickles"):
+        main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common])
 
 
 def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
@@ -206,6 +245,7 @@ def test_cli_presets_and_explicit_options():
         (dict(critic_hidden=(0,)), "critic_hidden and cmine_hidden must be positive"),
         (dict(dropout=1.0), "dropout must be in"),
         (dict(nonfinite="drop"), "nonfinite must be 'raise' or 'zero'"),
+        (dict(mmsa_file="aligned_50.pkl"), "mmsa_file is read only with data='mmsa'; got data='synthetic'"),
     ],
 )
 def test_config_rejects_bad_options(options, match):

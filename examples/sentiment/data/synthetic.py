@@ -216,14 +216,20 @@ def make_synthetic(config: SyntheticConfig = SyntheticConfig(), *, seed: int = 0
     return SentimentData(**splits, name="synthetic")
 
 
-def write_mosi_shaped(out_dir: str | Path, *, seed: int = 0) -> tuple[Path, Path]:
+def write_mosi_shaped(out_dir: str | Path, *, seed: int = 0, sizes: tuple[int, int, int] = (1284, 229, 686)) -> tuple[Path, Path]:
     """Write a synthetic dataset with CMU-MOSI's split sizes and unaligned shapes as MulT / MMIM files.
 
     Audio 375 x 5 and vision 500 x 20 frames, true lengths uniform from 20 to the maximum
-    (about 150 MB in all); see :func:`write_unaligned` for the files.
+    (about 150 MB in all at MOSI's sizes); see :func:`write_unaligned` for the files.
+
+    Args:
+        out_dir: folder to write into.
+        seed: data seed.
+        sizes: utterances of train / valid / test (default CMU-MOSI's).
 
     Returns:
         (pickle path, CSV path) in ``out_dir``.
     """
-    config = SyntheticConfig(audio_len=375, audio_dim=5, vision_len=500, vision_dim=20, min_len=20)
+    n_train, n_valid, n_test = sizes
+    config = SyntheticConfig(n_train=n_train, n_valid=n_valid, n_test=n_test, audio_len=375, audio_dim=5, vision_len=500, vision_dim=20, min_len=20)
     return write_unaligned(make_synthetic(config, seed=seed), out_dir)

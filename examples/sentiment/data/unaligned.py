@@ -9,8 +9,11 @@ The pickle (``mosi_data_noalign.pkl``, ``mosei_senti_data_noalign.pkl``) is a di
 - ``labels`` (N, 1, 1) scores in [-3, 3];
 - ``id`` (N, k) whose column 0 is ``b"<video_id>_<clip_id>"`` (a 1-D array of ids is accepted too).
 
-The raw transcripts come from the CSV (``label.csv``; columns ``video_id, clip_id, text`` and
-any others), matched by (video_id, clip_id), never by row position. An id is split at its LAST
+The raw transcripts come from the CSV (columns ``video_id, clip_id, text`` and any others),
+matched by (video_id, clip_id), never by row position. In a dataset folder the files have their
+published names (:data:`UNALIGNED_NAMES`, found by :func:`find_unaligned`): the MulT pickle
+beside ``MOSI-label.csv`` / ``MOSEI-label.csv`` (the names MMIM's code reads) or ``label.csv``
+(the name of MMSA's label file). An id is split at its LAST
 underscore, because video ids may contain underscores (``"_dI--eQ6qVU_3"``).
 
 True length of a left-padded sequence: the frames from the first frame that is not all zero
@@ -43,11 +46,43 @@ from ._split import (
     warn_changes,
 )
 
-__all__ = ["load_unaligned", "split_id", "write_unaligned"]
+__all__ = ["UNALIGNED_NAMES", "find_unaligned", "load_unaligned", "split_id", "write_unaligned"]
+
+#: Published names in a dataset folder: dataset -> (pickle, transcript CSVs in the order they are tried).
+UNALIGNED_NAMES = {
+    "mosi": ("mosi_data_noalign.pkl", ("MOSI-label.csv", "label.csv")),
+    "mosei": ("mosei_senti_data_noalign.pkl", ("MOSEI-label.csv", "label.csv")),
+}
 
 _REQUIRED_KEYS = ("audio", "vision", "labels", "id")
 _CSV_COLUMNS = ("video_id", "clip_id", "text")
 _WORD_DIM = 300  # GloVe width of the real files
+
+
+def find_unaligned(data_dir: str | Path, *, dataset: str = "mosi") -> tuple[Path, Path]:
+    """The pickle and transcript CSV of ``dataset`` in ``data_dir``, by their published names (:data:`UNALIGNED_NAMES`).
+
+    The first CSV name found is taken (``MOSI-label.csv`` before ``label.csv``).
+
+    Returns:
+        (pickle path, CSV path).
+
+    Raises:
+        ValueError: ``dataset`` not in :data:`UNALIGNED_NAMES`.
+        FileNotFoundError: a file is missing; the message lists every name looked for.
+    """
+    if dataset not in UNALIGNED_NAMES:
+        raise ValueError(f"find_unaligned: dataset must be one of {sorted(UNALIGNED_NAMES)}; got {dataset!r}.")
+    root = Path(data_dir)
+    pickle_name, csv_names = UNALIGNED_NAMES[dataset]
+    csv_path = next((root / name for name in csv_names if (root / name).is_file()), None)
+    missing = ([pickle_name] if not (root / pickle_name).is_file() else []) + ([" or ".join(csv_names)] if csv_path is None else [])
+    if missing:
+        raise FileNotFoundError(
+            f"find_unaligned: {root} lacks the MulT/MMIM {dataset.upper()} file(s) {', '.join(missing)} "
+            f"(looked for {pickle_name} and {' / '.join(csv_names)})."
+        )
+    return root / pickle_name, csv_path
 
 
 def split_id(utterance_id: str, source: str) -> tuple[str, str]:
