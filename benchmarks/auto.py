@@ -100,8 +100,18 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.fmean(abs(e) for e in errors):.3f} | {sd:.3f} | {kept} | {seconds:.1f} | {target} | {'PASS' if passed else 'MISS'} |",
                 flush=True,
             )
-            records.append({"task": task.name, "truth": task.mutual_information, "n": n, "errors": errors, "seconds": [r.seconds for r in ok],
-                            "families": dict(families), "target": target, "pass": passed})
+            records.append(
+                {
+                    "task": task.name,
+                    "truth": task.mutual_information,
+                    "n": n,
+                    "errors": errors,
+                    "seconds": [r.seconds for r in ok],
+                    "families": dict(families),
+                    "target": target,
+                    "pass": passed,
+                }
+            )
     if args.json:
         import json
 

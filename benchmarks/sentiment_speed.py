@@ -78,12 +78,25 @@ def _write_files(out: Path, *, quick: bool, scale: float = 1.0) -> None:
 
 
 def run(
-    *, epochs: int, device: str, quick: bool, tmp: Path, text_mode: str = "cached", banks: tuple[str, ...] = ("stage2", "pass"),
+    *,
+    epochs: int,
+    device: str,
+    quick: bool,
+    tmp: Path,
+    text_mode: str = "cached",
+    banks: tuple[str, ...] = ("stage2", "pass"),
     scale: float = 1.0,
 ) -> list[SpeedRow]:
     _write_files(tmp / "mosi", quick=quick, scale=scale)
-    base = TrainConfig(data="mosi_unaligned", data_dir=str(tmp / "mosi"), epochs=epochs, progress=False, device=device,
-                       cache_dir=str(tmp / "text_cache"), text_mode=text_mode)
+    base = TrainConfig(
+        data="mosi_unaligned",
+        data_dir=str(tmp / "mosi"),
+        epochs=epochs,
+        progress=False,
+        device=device,
+        cache_dir=str(tmp / "text_cache"),
+        text_mode=text_mode,
+    )
     if quick:
         base = base.with_options(d=16, fusion_len=8, fusion_blocks=1, batch_size=32)
     rows = []
@@ -98,9 +111,21 @@ def run(
             return statistics.fmean(row.get(key, 0.0) for row in history)
 
         train_s = mean("seconds_train")
-        rows.append(SpeedRow(setting, len(history), mean("seconds_epoch"), train_s, mean("seconds_bank"), mean("seconds_bank_features"),
-                             mean("seconds_stage1"), mean("seconds_stage2"), mean("seconds_mi_forward"), mean("seconds_epoch") - train_s,
-                             error=train_s))
+        rows.append(
+            SpeedRow(
+                setting,
+                len(history),
+                mean("seconds_epoch"),
+                train_s,
+                mean("seconds_bank"),
+                mean("seconds_bank_features"),
+                mean("seconds_stage1"),
+                mean("seconds_stage2"),
+                mean("seconds_mi_forward"),
+                mean("seconds_epoch") - train_s,
+                error=train_s,
+            )
+        )
     without = rows[-1]
     for r in rows[:-1]:
         machinery = r.seconds_bank + r.seconds_stage1 + max(r.seconds_stage2 - without.seconds_stage2, 0.0)
@@ -110,14 +135,18 @@ def run(
 
 
 def table(rows: list[SpeedRow]) -> str:
-    lines = ["| setting | s / epoch | training | bank features | + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation "
-             "| MI share | by difference |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| setting | s / epoch | training | bank features | + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation "
+        "| MI share | by difference |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         share = f"{100 * r.mi_share:.1f}% | {100 * r.mi_share_by_difference:.1f}%" if r.seconds_stage1 or r.seconds_bank else "– | –"
-        lines.append(f"| {r.setting} | {r.seconds_epoch:.1f} | {r.seconds_train:.1f} | {r.seconds_bank_features:.2f} | "
-                     f"{r.seconds_bank - r.seconds_bank_features:.2f} | {r.seconds_stage1:.2f} | {r.seconds_stage2:.1f} | "
-                     f"{r.seconds_mi_forward:.2f} | {r.seconds_eval:.1f} | {share} |")
+        lines.append(
+            f"| {r.setting} | {r.seconds_epoch:.1f} | {r.seconds_train:.1f} | {r.seconds_bank_features:.2f} | "
+            f"{r.seconds_bank - r.seconds_bank_features:.2f} | {r.seconds_stage1:.2f} | {r.seconds_stage2:.1f} | "
+            f"{r.seconds_mi_forward:.2f} | {r.seconds_eval:.1f} | {share} |"
+        )
     return "\n".join(lines)
 
 
@@ -125,24 +154,52 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks sentiment-speed", description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3, help="epochs per setting; the first is not timed when > 1 (default 3)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--text-mode", choices=("cached", "features"), default="cached",
-                        help="cached MiniLM states (default) or the files' GloVe-like word vectors (no transformers needed)")
-    parser.add_argument("--banks", nargs="+", choices=tuple(SETTINGS), default=list(SETTINGS),
-                        help="bank sources of the rows with MI terms: stage2 (the default trainer), pass (a separate feature pass)")
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of MOSI's 1284/229/686 utterances to write, at MOSI's shapes (default 1: all)")
+    parser.add_argument(
+        "--text-mode",
+        choices=("cached", "features"),
+        default="cached",
+        help="cached MiniLM states (default) or the files' GloVe-like word vectors (no transformers needed)",
+    )
+    parser.add_argument(
+        "--banks",
+        nargs="+",
+        choices=tuple(SETTINGS),
+        default=list(SETTINGS),
+        help="bank sources of the rows with MI terms: stage2 (the default trainer), pass (a separate feature pass)",
+    )
+    parser.add_argument(
+        "--scale", type=float, default=1.0, help="fraction of MOSI's 1284/229/686 utterances to write, at MOSI's shapes (default 1: all)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny files and model: checks the pipeline only")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
     parser.add_argument("--baseline", help="stored JSON to compare training seconds per epoch against")
     parser.add_argument("--tolerance", type=float, default=5.0, help="allowed growth of training seconds per epoch (default 5)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
-        rows = run(epochs=args.epochs, device=args.device, quick=args.quick, tmp=Path(tmp), text_mode=args.text_mode,
-                   banks=tuple(dict.fromkeys(args.banks)), scale=args.scale)
-    verdict = [f"MI share of a training epoch, {r.setting}: {100 * r.mi_share:.1f}% (by difference {100 * r.mi_share_by_difference:.1f}%, "
-               f"from this run's timers {100 * r.mi_share_timed:.1f}%; target <= {100 * TARGET_SHARE:.0f}%): "
-               f"{'PASS' if r.mi_share <= TARGET_SHARE else 'MISS'}" for r in rows[:-1]]
-    meta = run_metadata("sentiment-speed", list(argv or []), device=args.device, seed=0, quick=args.quick, text_mode=args.text_mode,
-                        data="tiny MulT/MMIM files" if args.quick else f"MOSI-shaped synthetic MulT/MMIM files, scale {args.scale:g}")
-    return finish(rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline,
-                  tolerance=args.tolerance, key=lambda r: (r["setting"],))
+        rows = run(
+            epochs=args.epochs,
+            device=args.device,
+            quick=args.quick,
+            tmp=Path(tmp),
+            text_mode=args.text_mode,
+            banks=tuple(dict.fromkeys(args.banks)),
+            scale=args.scale,
+        )
+    verdict = [
+        f"MI share of a training epoch, {r.setting}: {100 * r.mi_share:.1f}% (by difference {100 * r.mi_share_by_difference:.1f}%, "
+        f"from this run's timers {100 * r.mi_share_timed:.1f}%; target <= {100 * TARGET_SHARE:.0f}%): "
+        f"{'PASS' if r.mi_share <= TARGET_SHARE else 'MISS'}"
+        for r in rows[:-1]
+    ]
+    meta = run_metadata(
+        "sentiment-speed",
+        list(argv or []),
+        device=args.device,
+        seed=0,
+        quick=args.quick,
+        text_mode=args.text_mode,
+        data="tiny MulT/MMIM files" if args.quick else f"MOSI-shaped synthetic MulT/MMIM files, scale {args.scale:g}",
+    )
+    return finish(
+        rows, table(rows), verdict, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=lambda r: (r["setting"],)
+    )

@@ -351,8 +351,13 @@ class Trainer:
     # ------------------------------------------------------------------ persistence
     def state_dict(self) -> dict[str, Any]:
         return {
-            "config": self.config.to_dict(), "epoch": self.epoch, "history": self.history, "best": self.best,
-            "model": self.model.state_dict(), "mi": self.mi.state_dict(), "bank_features": self._kept_features,
+            "config": self.config.to_dict(),
+            "epoch": self.epoch,
+            "history": self.history,
+            "best": self.best,
+            "model": self.model.state_dict(),
+            "mi": self.mi.state_dict(),
+            "bank_features": self._kept_features,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "rng": {
@@ -498,4 +503,3 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
 def train(config: TrainConfig, *, resume: bool = False, data: SentimentData | None = None, bank: str = "stage2") -> dict[str, Any]:
     """Run :class:`Trainer` to the end and return its report (see :meth:`Trainer.report`)."""
     return Trainer(config, data, bank=bank).fit(resume=resume)
-

@@ -271,8 +271,11 @@ def test_find_unaligned_takes_the_published_names(tmp_path):
 
 
 def test_find_unaligned_lists_every_name_it_looked_for(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"lacks the MulT/MMIM MOSEI file\(s\) mosei_senti_data_noalign.pkl, MOSEI-label.csv or label.csv "
-                       r"\(looked for mosei_senti_data_noalign.pkl and MOSEI-label.csv / label.csv\)"):
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"lacks the MulT/MMIM MOSEI file\(s\) mosei_senti_data_noalign.pkl, MOSEI-label.csv or label.csv "
+        r"\(looked for mosei_senti_data_noalign.pkl and MOSEI-label.csv / label.csv\)",
+    ):
         find_unaligned(tmp_path, dataset="mosei")
     (tmp_path / "mosi_data_noalign.pkl").touch()
     with pytest.raises(FileNotFoundError, match=r"MOSI file\(s\) MOSI-label.csv or label.csv \("):

@@ -181,8 +181,25 @@ def test_mmsa_pickles_through_the_cli(tmp_path, tiny, cache_dir):
     # Both files in the folder: the option picks one; the file's own token features as text input.
     write_mmsa(tiny, root, file_name="aligned_50.pkl", aligned=True)
     out = tmp_path / "run_mmsa_aligned"
-    assert main(["train", "--data", "mmsa", "--data-dir", str(root), "--mmsa-file", "aligned_50.pkl", "--text-mode", "features",
-                 "--out", str(out), *common]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--data",
+                "mmsa",
+                "--data-dir",
+                str(root),
+                "--mmsa-file",
+                "aligned_50.pkl",
+                "--text-mode",
+                "features",
+                "--out",
+                str(out),
+                *common,
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "report.json").read_text())["config"]["mmsa_file"] == "aligned_50.pkl"
     with pytest.raises(ValueError, match="holds several MMSA pickles"):
         main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common])

@@ -133,9 +133,7 @@ def _text_lengths(raw: dict, n: int, features: np.ndarray, source: Path, where: 
     return _lengths(tokens[:, 1].sum(axis=1), n, full, f"{source}: {where} key 'text_bert' mask sums", clipped, f"{split} text")
 
 
-def _load_split(
-    raw: object, split: str, source: Path, max_len: int | None, nonfinite: str, counts: dict[str, dict[str, int]]
-) -> SentimentSplit:
+def _load_split(raw: object, split: str, source: Path, max_len: int | None, nonfinite: str, counts: dict[str, dict[str, int]]) -> SentimentSplit:
     """One split of the pickle as a valid-first :class:`SentimentSplit`; ``counts`` gets its cropped / replaced / clipped numbers."""
     where = f"split {split!r}"
     if not isinstance(raw, dict):
