@@ -136,8 +136,10 @@ def run(
 
 def table(rows: list[SpeedRow]) -> str:
     lines = [
-        "| setting | s / epoch | training | bank features | + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation "
-        "| MI share | by difference |",
+        (
+            "| setting | s / epoch | training | bank features | + samplers | stage 1 | stage 2 | MI forward in stage 2 | evaluation "
+            "| MI share | by difference |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

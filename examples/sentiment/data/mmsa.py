@@ -104,7 +104,7 @@ def _lengths(value: object, n: int, full: int, where: str, clipped: dict[str, in
 
 def _real_rows(frames: np.ndarray, lengths: np.ndarray, where: str, lengths_key: str) -> list[np.ndarray]:
     """Each row's ``lengths[i]`` real frames, from whichever side of the zero padding fits every row of the array."""
-    n, full = frames.shape[:2]
+    full = frames.shape[1]
     position = np.arange(full)[None, :]
     nonzero = np.any(frames != 0, axis=2)
     after = np.any(nonzero & (position >= lengths[:, None]), axis=1)  # non-zero frames behind the length
@@ -137,7 +137,7 @@ def _load_split(raw: object, split: str, source: Path, max_len: int | None, nonf
     """One split of the pickle as a valid-first :class:`SentimentSplit`; ``counts`` gets its cropped / replaced / clipped numbers."""
     where = f"split {split!r}"
     if not isinstance(raw, dict):
-        raise ValueError(f"{source}: {where} must be a dict of arrays; got {type(raw).__name__}.")
+        raise ValueError(f"{source}: {where} must be a dict of arrays; got {type(raw).__name__}.")  # noqa: TRY004  (a malformed file, as the other loaders report it)
     missing = [key for key in _REQUIRED_KEYS if key not in raw]
     if missing:
         raise ValueError(f"{source}: {where} has no key {missing[0]!r} (keys: {sorted(raw, key=str)}).")
@@ -223,7 +223,7 @@ def load_mmsa(path: str | Path, *, max_len: int | None = None, nonfinite: str = 
     with path.open("rb") as f:
         content = pickle.load(f)
     if not isinstance(content, dict):
-        raise ValueError(f"{path}: expected a dict of splits; got {type(content).__name__}.")
+        raise ValueError(f"{path}: expected a dict of splits; got {type(content).__name__}.")  # noqa: TRY004  (a malformed file, as the other loaders report it)
     counts: dict[str, dict[str, int]] = {"cropped": {}, "replaced": {}, "clipped": {}}
     splits = {}
     for split in SPLIT_NAMES:
