@@ -124,3 +124,14 @@ def test_auto_refuses_bad_options(kwargs, error, match):
     x, y = miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=0.5).sample(200, seed=0)
     with pytest.raises(error, match=match):
         miestim.estimate_mi(x, y, progress=False, **kwargs)
+
+
+def test_covariance_candidates_include_the_sample_covariance_and_thresholded_cross_blocks():
+    x, y = _tensors(*miestim.gaussian.CorrelatedGaussianTask(dim=3, mi=0.3).sample(2000, seed=0))
+    candidates = GaussianCopulaCritic.candidates(x, y)
+    assert {"ledoit-wolf", "sample", "threshold-1", "threshold-2", "threshold-3"} <= set(candidates)
+    z = torch.cat([x, y], dim=1).double().numpy()
+    assert candidates["sample"].mutual_information == pytest.approx(_mi_of(np.cov(z.T, bias=True), 3), rel=1e-5)
+    # Thresholding only shrinks cross-correlations towards 0, so the model's MI can only fall.
+    mis = [candidates[f"threshold-{c}"].mutual_information for c in (1, 2, 3)]
+    assert candidates["sample"].mutual_information > mis[0] > mis[1] > mis[2] >= 0
