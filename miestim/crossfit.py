@@ -224,9 +224,11 @@ def crossfit_rows(
 ) -> tuple[torch.Tensor, list[FoldReport], list[Critic]]:
     """Per-row held-out values of the cross-fitted estimate, each fold's report, and each fold's kept critic.
 
-    For each fold: fit the scaler and the Gaussian-copula critic on the fold's training rows,
-    train every neural family (JS objective, early stopping on the fold's validation rows),
-    keep the family with the best validation score, and read its critic out on the fold's
+    For each fold: fit the scaler and the Gaussian-copula critic on the fold's training rows
+    (its covariance estimate chosen on the validation rows), train every neural family (JS
+    objective, early stopping on the fold's validation rows, dropped after
+    ``SCREEN_EVALUATIONS`` rounds unless it beats the Gaussian critic), keep the family
+    that ``_choose`` picks from the validation rows, and read its critic out on the fold's
     test rows only (:func:`~miestim.heldout.dv_rows`, against the Gaussian partition for
     critics anchored on it; the mean log ratio for the Gaussian critic itself).
     """
@@ -257,7 +259,7 @@ def crossfit_rows(
             seconds[family] = time.perf_counter() - start
         readouts = {name: float(_readout(c, anchor, x_val, y_val, blocks[name]).mean()) for name, c in critics.items()}
         family = _choose(val_rows, readouts, margin=SELECTION_MARGIN)
-        scores = {name: float(values.mean()) for name, values in val_rows.items()}
+        scores = {name: float(per_row.mean()) for name, per_row in val_rows.items()}
         x_test, y_test = take_rows(x, rows.test, sx), take_rows(y, rows.test, sy)
         values[rows.test] = _readout(critics[family], anchor, x_test, y_test, blocks[family])
         reports.append(
