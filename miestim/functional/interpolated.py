@@ -12,12 +12,24 @@ from ._utils import as_scores, bounded_exp, check_log_baseline, offdiagonal_logm
 
 
 def _leave_one_out_column_logmeanexp(scores: torch.Tensor) -> torch.Tensor:
-    r""":math:`L_{ij} = \log \frac{1}{n-1}\sum_{k \ne i} e^{S_{kj}}`, from exclusive prefix/suffix log-sum-exps (stable, O(n^2))."""
+    r""":math:`L_{ij} = \log \frac{1}{n-1}\sum_{k \ne i} e^{S_{kj}}`, stable, in O(n^2) elementwise work.
+
+    Removing an entry from its column's log-sum-exp is well conditioned for every entry but the
+    column's largest, which holds at most half of the column's mass:
+    :math:`L_{ij} = \mathrm{LSE}_j + \log(1 - e^{S_{ij} - \mathrm{LSE}_j})`. The largest entry's
+    value is the log-sum-exp of its column without it. (Exclusive prefix and suffix
+    ``logcumsumexp`` give the same numbers, but their backward pass made training with this
+    bound four times slower than with SMILE.)
+    """
     n = scores.shape[0]
-    pad = torch.full_like(scores[:1], float("-inf"))
-    prefix = torch.cat([pad, torch.logcumsumexp(scores, dim=0)[:-1]], dim=0)
-    suffix = torch.cat([torch.logcumsumexp(scores.flip(0), dim=0)[:-1].flip(0), pad], dim=0)
-    return torch.logaddexp(prefix, suffix) - math.log(n - 1)
+    total = torch.logsumexp(scores, dim=0, keepdim=True)
+    # The clamp only touches the largest entries, whose values are replaced below; it keeps log1p finite there.
+    loo = total + torch.log1p(-torch.exp((scores - total).clamp(max=-math.log(2.0))))
+    top = scores.argmax(dim=0)
+    columns = torch.arange(n, device=scores.device)
+    without_top = scores.index_put((top, columns), torch.tensor(float("-inf"), dtype=scores.dtype, device=scores.device))
+    loo = loo.index_put((top, columns), torch.logsumexp(without_top, dim=0))
+    return loo - math.log(n - 1)
 
 
 def interpolated_lower_bound(scores: torch.Tensor, log_baseline: torch.Tensor | float = 0.0, *, alpha: float = 0.5) -> torch.Tensor:
