@@ -149,7 +149,7 @@ def _neural_critic(family: str, anchor: GaussianCopulaCritic) -> tuple[Critic, i
 def _fit_gaussian(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, block: int) -> GaussianCopulaCritic:
     """The Gaussian-copula critic whose covariance estimate (:meth:`~miestim.copula.GaussianCopulaCritic.candidates`) reads the highest validation MI."""
     candidates = GaussianCopulaCritic.candidates(x, y)
-    return max(candidates.values(), key=lambda critic: float(row_scores(critic, x_val, y_val, block_size=block)[0].mean()))
+    return max(candidates.values(), key=lambda critic: float(_joint_scores(critic, x_val, y_val, block).mean()))
 
 
 @dataclass(frozen=True)
@@ -269,10 +269,16 @@ def crossfit_rows(
     return values, reports, kept
 
 
+def _joint_scores(critic: Critic, x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
+    """The float64 scores of the aligned pairs only: no product pairs, so O(n) instead of :func:`row_scores`' O(n * block)."""
+    with torch.no_grad():
+        return torch.cat([critic.pair_scores(x[idx], y[idx]).to(torch.float64).cpu() for idx in torch.arange(x.shape[0]).split(block)])
+
+
 def _readout(critic: Critic, anchor: GaussianCopulaCritic, x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
     if critic is anchor:
         # A normalised density ratio of the fitted model: its mean log ratio is the model's held-out MI.
-        return row_scores(critic, x, y, block_size=block)[0]
+        return _joint_scores(critic, x, y, block)
     joint, log_z = row_scores(critic, x, y, block_size=block)
     anchored = isinstance(critic, (SeparableResidualCritic, JointResidualCritic))
     return dv_rows(joint, log_z, anchor_log_z=row_scores(anchor, x, y, block_size=block)[1] if anchored else None)
