@@ -196,7 +196,11 @@ class Trainer:
     # ------------------------------------------------------------------ helpers
     def _batches(self, n: int, *, shuffle: bool) -> list[torch.Tensor]:
         order = torch.randperm(n, generator=self.shuffle) if shuffle else torch.arange(n)
-        return list(order.split(self.config.batch_size))
+        batches = list(order.split(self.config.batch_size))
+        if len(batches) > 1 and len(batches[-1]) == 1:
+            # One sample has no negatives for the MI terms' bounds: it joins the previous batch rather than being dropped.
+            batches[-2:] = [torch.cat(batches[-2:])]
+        return batches
 
     def _bar(self, items, desc: str):
         return tqdm(items, desc=desc, leave=False, disable=not (self.config.progress and self.main))

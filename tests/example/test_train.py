@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import pytest
 import torch
@@ -203,6 +204,16 @@ def test_mmsa_pickles_through_the_cli(tmp_path, tiny, cache_dir):
     assert json.loads((out / "report.json").read_text())["config"]["mmsa_file"] == "aligned_50.pkl"
     with pytest.raises(ValueError, match="holds several MMSA pickles"):
         main(["train", "--data", "mmsa", "--data-dir", str(root), "--out", str(out), *common])
+
+
+def test_a_last_batch_of_one_sample_joins_the_previous_one(tmp_path, cache_dir):
+    # 33 = 2 x 16 + 1: a batch of one would give the MI bounds no negatives (it raised "scores needs n >= 2").
+    data = make_synthetic(SyntheticConfig(n_train=33, n_valid=24, n_test=24, audio_len=12, vision_len=10, min_len=3), seed=0)
+    trainer = Trainer(_config(tmp_path, cache_dir), data)
+    batches = trainer._batches(33, shuffle=True)
+    assert [len(b) for b in batches] == [16, 17] and sorted(torch.cat(batches).tolist()) == list(range(33))
+    row = trainer.run_epoch()
+    assert math.isfinite(row["loss"]) and math.isfinite(row["stage1_loss"])
 
 
 def test_features_mode_needs_word_vectors(tmp_path, tiny, cache_dir):
