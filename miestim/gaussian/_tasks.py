@@ -253,7 +253,76 @@ def _random_orthogonal(dim: int, rng: np.random.Generator) -> np.ndarray:
     return q * np.where(np.diag(r) < 0, -1.0, 1.0)
 
 
-class RotatedTask:
+# An injective map of X alone (or Y alone) keeps I(X;Y), and changes p(x, y) and p(x) p(y) by the same Jacobian, so
+# the wrapped pair's pointwise MI is the base task's at the pre-image. A wrapper supplies only the map of one side,
+# ``_forward(v, side)``, and its inverse, ``_inverse(v, side)``; the rotations and elementwise maps here and the
+# spiral and mixing maps of :mod:`miestim.tasks` share the rest.
+class _SideMapTask:
+    """Base class: ``task`` with ``_forward`` applied to X when ``maps_x`` and to Y when ``maps_y``."""
+
+    def __init__(self, task: Any, maps_x: bool, maps_y: bool) -> None:
+        self._task = _check_mi_task(task, name="task")
+        self._maps = {"x": maps_x, "y": maps_y}
+
+    def _forward(self, v: np.ndarray, side: str) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _inverse(self, v: np.ndarray, side: str) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def dim_x(self) -> int:
+        return self._task.dim_x
+
+    @property
+    def dim_y(self) -> int:
+        return self._task.dim_y
+
+    @property
+    def base(self) -> Any:
+        """The wrapped task."""
+        return self._task
+
+    @property
+    def mutual_information(self) -> float:
+        """True I(X;Y) in nats: that of the wrapped task (the maps are injective)."""
+        return self._task.mutual_information
+
+    def _apply(self, x: np.ndarray, y: np.ndarray, fn: Any) -> tuple[np.ndarray, np.ndarray]:
+        return (fn(x, "x") if self._maps["x"] else x), (fn(y, "y") if self._maps["y"] else y)
+
+    def transform(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Map points of the wrapped task to this task's (float64); a side that is not mapped is returned as is."""
+        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
+        return self._apply(x, y, self._forward)
+
+    def inverse_transform(self, x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The pre-image of points of this task under :meth:`transform` (float64)."""
+        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
+        return self._apply(x, y, self._inverse)
+
+    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
+        """Draw ``n`` samples from the wrapped task (same ``seed``) and map them; shapes ``(n, dim_x)``, ``(n, dim_y)``."""
+        dtype = check_float_dtype(dtype)
+        base_x, base_y = self._task.sample(n, seed, dtype=np.float64)
+        x, y = self._apply(base_x, base_y, self._forward)
+        return x.astype(dtype), y.astype(dtype)
+
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise MI of the mapped pair: the wrapped task's at the pre-image :meth:`inverse_transform` of ``(x, y)``.
+
+        Needs a wrapped task with ``log_density_ratio``. Float64 of shape ``(n,)``.
+
+        Raises:
+            TypeError: the wrapped task has no ``log_density_ratio``; or bad points, as
+                :meth:`miestim.gaussian.GaussianTask.log_density_ratio`.
+            ValueError: as :meth:`miestim.gaussian.GaussianTask.log_density_ratio`.
+        """
+        ratio = _inner_log_ratio(self._task)
+        return ratio(*self.inverse_transform(x, y))
+
+
+class RotatedTask(_SideMapTask):
     r"""A task with X and Y rotated by fixed random orthogonal matrices; MI is unchanged.
 
     .. math::
@@ -277,19 +346,16 @@ class RotatedTask:
     """
 
     def __init__(self, task: Any, *, seed: int = 0) -> None:
-        self._task = _check_mi_task(task, name="task")
+        super().__init__(task, maps_x=True, maps_y=True)
         self._seed = check_positive_int(seed, name="seed", minimum=0)
         rng = np.random.default_rng(self._seed)
-        self._qx = _random_orthogonal(task.dim_x, rng)
-        self._qy = _random_orthogonal(task.dim_y, rng)
+        self._q = {"x": _random_orthogonal(task.dim_x, rng), "y": _random_orthogonal(task.dim_y, rng)}
 
-    @property
-    def dim_x(self) -> int:
-        return self._task.dim_x
+    def _forward(self, v: np.ndarray, side: str) -> np.ndarray:
+        return v @ self._q[side].T
 
-    @property
-    def dim_y(self) -> int:
-        return self._task.dim_y
+    def _inverse(self, v: np.ndarray, side: str) -> np.ndarray:
+        return v @ self._q[side]
 
     @property
     def name(self) -> str:
@@ -298,27 +364,7 @@ class RotatedTask:
     @property
     def rotations(self) -> tuple[np.ndarray, np.ndarray]:
         """The orthogonal matrices ``(Q_X, Q_Y)`` (float64 copies)."""
-        return self._qx.copy(), self._qy.copy()
-
-    @property
-    def mutual_information(self) -> float:
-        """True I(X;Y) in nats: that of the wrapped task."""
-        return self._task.mutual_information
-
-    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` samples from the wrapped task and rotate them; shapes ``(n, dim_x)``, ``(n, dim_y)``."""
-        dtype = check_float_dtype(dtype)
-        x, y = self._task.sample(n, seed, dtype=np.float64)
-        return (x @ self._qx.T).astype(dtype), (y @ self._qy.T).astype(dtype)
-
-    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
-        r"""The pointwise MI of the rotated pair: the wrapped task's at :math:`(Q_X^\top x, Q_Y^\top y)`.
-
-        An invertible map of X alone (or Y alone) changes p(x, y) and p(x) p(y) by the same
-        Jacobian, so the ratio is carried over. Needs a wrapped task with ``log_density_ratio``.
-        """
-        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
-        return _inner_log_ratio(self._task)(x @ self._qx, y @ self._qy)
+        return self._q["x"].copy(), self._q["y"].copy()
 
     def __repr__(self) -> str:
         return f"RotatedTask({self._task!r}, seed={self._seed})"
@@ -334,7 +380,7 @@ def _inner_log_ratio(task: Any) -> Any:
     return task.log_density_ratio
 
 
-class TransformedTask:
+class TransformedTask(_SideMapTask):
     r"""A task with the same elementwise invertible map applied to every coordinate of X and Y.
 
     .. math::
@@ -359,42 +405,18 @@ class TransformedTask:
     """
 
     def __init__(self, task: Any, *, transform: str = "cube") -> None:
-        self._task = _check_mi_task(task, name="task")
+        super().__init__(task, maps_x=True, maps_y=True)
         self._transform = check_choice(transform, name="transform", choices=sorted(_TRANSFORMS))
 
-    @property
-    def dim_x(self) -> int:
-        return self._task.dim_x
+    def _forward(self, v: np.ndarray, side: str) -> np.ndarray:
+        return _TRANSFORMS[self._transform](v)
 
-    @property
-    def dim_y(self) -> int:
-        return self._task.dim_y
+    def _inverse(self, v: np.ndarray, side: str) -> np.ndarray:
+        return _INVERSES[self._transform](v)
 
     @property
     def name(self) -> str:
         return f"{self._transform}({self._task.name})"
-
-    @property
-    def mutual_information(self) -> float:
-        """True I(X;Y) in nats: that of the wrapped task."""
-        return self._task.mutual_information
-
-    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` samples from the wrapped task and map them; shapes ``(n, dim_x)``, ``(n, dim_y)``."""
-        dtype = check_float_dtype(dtype)
-        x, y = self._task.sample(n, seed, dtype=np.float64)
-        g = _TRANSFORMS[self._transform]
-        return g(x).astype(dtype), g(y).astype(dtype)
-
-    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
-        r"""The pointwise MI of the mapped pair: the wrapped task's at :math:`(g^{-1}(x), g^{-1}(y))`.
-
-        An invertible map of X alone (or Y alone) changes p(x, y) and p(x) p(y) by the same
-        Jacobian, so the ratio is carried over. Needs a wrapped task with ``log_density_ratio``.
-        """
-        x, y = as_points({"x": self.dim_x, "y": self.dim_y}, x=x, y=y)
-        inverse = _INVERSES[self._transform]
-        return _inner_log_ratio(self._task)(inverse(x), inverse(y))
 
     def __repr__(self) -> str:
         return f"TransformedTask({self._task!r}, transform={self._transform!r})"

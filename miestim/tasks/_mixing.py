@@ -8,9 +8,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_choice, check_positive_int
-from ..gaussian._tasks import _random_orthogonal
+from ..gaussian._tasks import _random_orthogonal, _SideMapTask
 from ._checks import check_side
-from ._wrapper import _SideMapTask
 
 __all__ = ["MixingTask"]
 

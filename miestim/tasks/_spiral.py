@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_positive_float
+from ..gaussian._tasks import _SideMapTask
 from ._checks import check_plane, check_side
-from ._wrapper import _SideMapTask
 
 __all__ = ["SpiralTask"]
 
