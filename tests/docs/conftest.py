@@ -3,6 +3,7 @@ modules under ``docs/`` and a headless Chromium to look at the pages with."""
 
 from __future__ import annotations
 
+import fcntl
 import importlib.util
 import os
 import shutil
@@ -53,13 +54,21 @@ def _apt_get(*args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="session")
-def chromium() -> str:
+def chromium(tmp_path_factory) -> str:
     """Chromium's executable; installed from Debian's packages when missing and this is root with apt."""
     found = shutil.which("chromium")
     if found:
         return found
     if shutil.which("apt-get") is None or os.geteuid() != 0:
         pytest.skip(f"headless Chromium is needed to read the rendered pages: install Debian's `{CHROMIUM_PACKAGE}` package")
+    # pytest-xdist workers share the parent of their temporary folders: one installs while the other waits, since
+    # dpkg's lock would fail a second apt-get run at the same time.
+    with (tmp_path_factory.getbasetemp().parent / "chromium.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return shutil.which("chromium") or _install_chromium()
+
+
+def _install_chromium() -> str:
     install = ("install", "-y", "--no-install-recommends", CHROMIUM_PACKAGE)
     proc = _apt_get(*install)
     if proc.returncode != 0:  # a fresh machine may have no package lists yet
