@@ -57,10 +57,9 @@ def _torchrun(*args: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def ranks(tmp_path_factory):
-    """The library checks under torchrun with 2 CPU processes: what each rank wrote."""
-    out = tmp_path_factory.mktemp("distributed")
-    _torchrun(str(Path(worker.__file__)), str(out))
+def ranks(build_once):
+    """The library checks under torchrun with 2 CPU processes: what each rank wrote (one launch per run)."""
+    out = build_once("distributed", lambda out: _torchrun(str(Path(worker.__file__)), str(out)))
     return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(2)]
 
 

@@ -38,14 +38,16 @@ def screenshot() -> ModuleType:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory, screenshot) -> Path:
-    """The site, built once for the session with ``mkdocs build --strict``."""
-    out = tmp_path_factory.mktemp("site")
-    try:
-        screenshot.build_site(out)
-    except RuntimeError as error:
-        pytest.fail(str(error))
-    return out
+def site(build_once, screenshot) -> Path:
+    """The site, built once for the run with ``mkdocs build --strict`` (shared by the xdist workers)."""
+
+    def build(out: Path) -> None:
+        try:
+            screenshot.build_site(out)
+        except RuntimeError as error:
+            pytest.fail(str(error))
+
+    return build_once("site", build)
 
 
 def _apt_get(*args: str) -> subprocess.CompletedProcess:
