@@ -37,7 +37,7 @@ Y = (X + RNG.normal(size=(N, 2))).astype(np.float32)
 Z = (X[:, :1] + RNG.normal(size=(N, 1))).astype(np.float32)
 
 TINY_MI = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64, critic_kwargs={"hidden": (8,), "embed_dim": 4}, seed=0, progress=False)
-TINY_CMI = dict(max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
+TINY_CMI = dict(method="cmine", max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
 
 
 def run_mi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:

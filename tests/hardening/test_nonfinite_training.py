@@ -20,7 +20,7 @@ from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask
 X, Y = CorrelatedGaussianTask(2, 1.0).sample(300, seed=0)
 XC, YC, ZC = GaussianChainTask(1).sample(300, seed=0)
 MI = dict(max_steps=30, eval_every=5, batch_size=32, critic_kwargs={"hidden": (16,), "embed_dim": 8}, progress=False)
-CMI = dict(max_steps=30, eval_every=5, batch_size=32, hidden=(16,), progress=False)
+CMI = dict(method="cmine", max_steps=30, eval_every=5, batch_size=32, hidden=(16,), progress=False)
 
 
 def poison_at(monkeypatch, cls, method, step, value):

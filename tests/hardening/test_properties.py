@@ -224,7 +224,7 @@ def test_zscore_estimate_mi_moves_far_less_than_its_stderr_under_positive_affine
 
 
 XC, YC, ZC = GaussianChainTask(1).sample(300, seed=0)
-CMI = dict(max_steps=20, eval_every=10, batch_size=32, hidden=(16,), seed=0, progress=False)
+CMI = dict(method="cmine", max_steps=20, eval_every=10, batch_size=32, hidden=(16,), seed=0, progress=False)
 
 
 @pytest.mark.usefixtures("one_thread")
