@@ -214,3 +214,20 @@ def test_auto_runs_the_chain_rule_and_cmine_for_small_strata():
     rng = np.random.default_rng(0)
     res = miestim.estimate_cmi(rng.normal(size=1000), rng.normal(size=1000), label, hidden=(16,), max_steps=20, progress=False)
     assert res.method == "cmine-dv" and res.extra["discrete_z"]
+
+
+def test_knn_correction_subtracts_the_surrogate_null_fit():
+    x, y, z = GaussianChainTask(1).sample(1000, seed=0)
+    kwargs = dict(seed=0, max_steps=40, **TINY)
+    raw = miestim.estimate_cmi(x, y, z, **kwargs)
+    res = miestim.estimate_cmi(x, y, z, knn_correction=True, **kwargs)
+    assert res.method == "cmine-dv-corrected" and res.extra["uncorrected"]["dv"] == raw.value
+    for name in ("dv", "nwj", "mean_log_ratio"):
+        assert res.extra[name] == pytest.approx(res.extra["uncorrected"][name] - res.extra["bias"][name])
+    assert res.value == res.extra["dv"] and res.stderr > raw.stderr
+
+
+def test_knn_correction_refuses_a_discrete_z():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="knn_correction applies to a continuous z"):
+        miestim.estimate_cmi(rng.normal(size=600), rng.normal(size=600), rng.integers(0, 3, 600), knn_correction=True, max_steps=10, **TINY)

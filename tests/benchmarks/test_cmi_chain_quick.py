@@ -14,8 +14,10 @@ def test_quick_run_covers_every_part_and_method(tmp_path, capsys):
         ("chain", "chain_rule"),
         ("highdim", "chain_rule"),
         ("highdim", "cmine-dv"),
+        ("highdim", "cmine-dv-corrected"),
         ("null", "chain_rule"),
         ("null", "cmine-dv"),
+        ("null", "cmine-dv-corrected"),
     }
     assert sorted({r["dim_z"] for r in rows if r["part"] == "null"}) == list(cmi_chain.NULL_DIMS)
     assert all(r["truth"] == 0.0 for r in rows if r["part"] == "null")
