@@ -320,13 +320,19 @@ def estimate_cmi(
 
     ``method="auto"`` (default) runs the chain rule, except for a discrete ``z`` with a stratum
     of fewer than :data:`MIN_STRATUM_ROWS_PER_FOLD` x ``folds`` rows (100 with 5 folds), too few to
-    cross-fit alone, where it runs CMINE (one classifier for all strata). The rule is measured:
-    on every task of ``python -m benchmarks cmi-chain`` the chain rule erred less than CMINE
-    (see the table in the "Conditional MI" documentation page). ``result.method`` says which
-    ran: ``"chain_rule"`` or ``"cmine-<readout>"``.
+    cross-fit alone, where it runs CMINE (one classifier for all strata). The rule is measured
+    (``python -m benchmarks cmi-chain``, seeds 0-4, table on the "Conditional MI" documentation
+    page): on every task the chain rule's mean absolute error was the smallest — d=5 chain at
+    n=80,000: -0.05% (worst seed -0.16%), null 0.0004 nats at most, 6 s per estimate; X, Y 3-d with
+    a 20-d Z, n=20,000: 2.6% against 46% for CMINE and 9.3% for CMINE with ``knn_correction``; with
+    a 50-d Z: 2.9% against 376% and 6.1%. ``result.method`` says which ran: ``"chain_rule"`` or
+    ``"cmine-<readout>"``.
 
-    CMINE (``method="cmine"``): the samples are split at random into train / validation / test, and each
-    of ``x``, ``y``, ``z`` is mapped column by column to normal scores with the training
+    CMINE (``method="cmine"``) draws its product triples by k-NN in ``z``, which biases it
+    upward as ``z``'s dimension grows: on a null at n=20,000, +0.002 nats with a 5-d ``z``, +0.08
+    with 20-d and +0.13 with 50-d (``knn_correction`` brings each within 0.002): do not use it
+    uncorrected beyond about 5 conditioning dimensions. Procedure: the samples are split at
+    random into train / validation / test, and each of ``x``, ``y``, ``z`` is mapped column by column to normal scores with the training
     split's empirical CDF (see ``standardize``). Product triples of a split come from that split only: a
     :class:`~miestim.sampling.KNNSampler` is built on the split's ``z`` and triple ``i``
     gets the ``x`` of one of the ``k`` nearest neighbours of ``z_i`` (never its own; for
