@@ -49,7 +49,7 @@ def run_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
 
 
 def run_decompose(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
-    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_kwargs=TINY_MI, progress=False, **kwargs)
+    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_estimator="smile", mi_kwargs=TINY_MI, progress=False, **kwargs)
     return d.invariant + d.complementary + sum(d.specific.values())
 
 
@@ -400,7 +400,9 @@ def test_bad_hyper_parameters_are_refused_naming_them(entry, kwargs, exc, match)
         return
     with pytest.raises(exc, match=match):
         if entry == "decompose":
-            miestim.decompose({"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_kwargs": TINY_MI, "progress": False, **kwargs})
+            miestim.decompose(
+                {"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_estimator": "smile", "mi_kwargs": TINY_MI, "progress": False, **kwargs}
+            )
         else:
             runner(X, Y, Z, **kwargs)
 

@@ -81,7 +81,7 @@ def test_decompose_names_the_quantity_whose_fit_failed(monkeypatch):
     poison_at(monkeypatch, MIEstimator, "forward", step=3, value=float("nan"))
     match = r"decompose, while estimating I\(t;a\): estimate_mi\[smile\]: the training loss .* became nan at step 3"
     with pytest.raises(FloatingPointError, match=match):
-        miestim.decompose({"t": XC, "a": YC}, ZC, method="chain_rule", mi_kwargs=MI, progress=False)
+        miestim.decompose({"t": XC, "a": YC}, ZC, method="chain_rule", mi_estimator="smile", mi_kwargs=MI, progress=False)
 
 
 def test_weights_are_not_updated_with_the_bad_step(monkeypatch):
