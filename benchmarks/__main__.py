@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         "auto": "benchmarks.auto",
         "sampler": "benchmarks.sampler_speed",
         "cmi": "benchmarks.cmi_accuracy",
+        "cmi-chain": "benchmarks.cmi_chain",
         "decomposition": "benchmarks.decomposition",
         "seeds": "benchmarks.seeds",
         "oracle": "benchmarks.oracle",

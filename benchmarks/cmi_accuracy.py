@@ -65,7 +65,7 @@ def run(dim: int, n: int, seeds: list[int], max_steps: int | None, device: str, 
         task = GaussianChainTask(dim, target=target)
         x, y, z = task.sample(n, seed=seed)
         options = {name: value for name, value in (("resample", resample), ("k", k)) if value is not None}
-        res = miestim.estimate_cmi(x, y, z, readout=readout, **options, seed=seed, max_steps=max_steps, device=device, progress=False)
+        res = miestim.estimate_cmi(x, y, z, method="cmine", readout=readout, **options, seed=seed, max_steps=max_steps, device=device, progress=False)
         resample = res.extra["resample"] if resample is None else resample
         truth = task.conditional_mutual_information
         rows.append(

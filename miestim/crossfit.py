@@ -16,7 +16,7 @@ from .heldout import dv_rows, row_scores
 from .result import TrainingHistory
 from .training import RankGaussianizer, Scaler, Standardizer, seeded_init, take_rows, train_module
 
-__all__ = ["FAMILIES", "Budget", "FoldReport", "crossfit_rows", "fold_splits"]
+__all__ = ["FAMILIES", "Budget", "FoldReport", "FoldRows", "crossfit_rows", "fold_splits"]
 
 #: The critic families ``estimate_mi(estimator="auto")`` chooses among, in order of cost.
 FAMILIES = ("gaussian", "residual", "joint", "separable")
@@ -35,7 +35,8 @@ class FoldReport:
     Attributes:
         family: the critic family kept (best validation score).
         validation: each family's validation score (the JS classification objective of its
-            critic on the fold's validation rows; higher is better).
+            critic on the fold's validation rows; higher is better); empty when the Gaussian
+            critic ran alone, as there was nothing to screen.
         seconds: each family's fitting time.
         n_train, n_validation, n_test: the fold's row counts.
         history: the kept family's training trace (empty for the closed-form Gaussian critic).
@@ -53,13 +54,15 @@ class FoldReport:
 
 
 @dataclass(frozen=True)
-class _FoldRows:
+class FoldRows:
+    """One fold's row indices: its held-out ``test`` rows and the ``train`` / ``validation`` rows of the rest."""
+
     train: torch.Tensor
     validation: torch.Tensor
     test: torch.Tensor
 
 
-def fold_splits(n: int, folds: int, validation_fraction: float, *, generator: torch.Generator) -> list[_FoldRows]:
+def fold_splits(n: int, folds: int, validation_fraction: float, *, generator: torch.Generator) -> list[FoldRows]:
     """``folds`` disjoint test folds covering ``range(n)``; the rest of each split into train and validation."""
     order = torch.randperm(n, generator=generator)
     parts = list(order.tensor_split(folds))
@@ -70,7 +73,7 @@ def fold_splits(n: int, folds: int, validation_fraction: float, *, generator: to
         n_val = max(2, round(rest.numel() * validation_fraction))
         if rest.numel() - n_val < 2 or test.numel() < 4:
             raise ValueError(f"{n} samples are too few for {folds} folds: a fold has {test.numel()} test and {rest.numel() - n_val} training rows.")
-        splits.append(_FoldRows(train=rest[n_val:], validation=rest[:n_val], test=test))
+        splits.append(FoldRows(train=rest[n_val:], validation=rest[:n_val], test=test))
     return splits
 
 
@@ -146,10 +149,16 @@ def _neural_critic(family: str, anchor: GaussianCopulaCritic) -> tuple[Critic, i
     return SeparableCritic(anchor.x_dim, anchor.y_dim), 256, 4096
 
 
-def _fit_gaussian(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor, block: int) -> GaussianCopulaCritic:
+def _joint_scores(critic: Critic, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """The aligned pairs' scores :math:`f(x_i, y_i)`, float64 on the CPU: the Gaussian critic's readout needs no partition."""
+    with torch.no_grad():
+        return critic.pair_scores(x, y).to(torch.float64).cpu()
+
+
+def _fit_gaussian(x: torch.Tensor, y: torch.Tensor, x_val: torch.Tensor, y_val: torch.Tensor) -> GaussianCopulaCritic:
     """The Gaussian-copula critic whose covariance estimate (:meth:`~miestim.copula.GaussianCopulaCritic.candidates`) reads the highest validation MI."""
     candidates = GaussianCopulaCritic.candidates(x, y)
-    return max(candidates.values(), key=lambda critic: float(_joint_scores(critic, x_val, y_val, block).mean()))
+    return max(candidates.values(), key=lambda critic: float(_joint_scores(critic, x_val, y_val).mean()))
 
 
 @dataclass(frozen=True)
@@ -214,8 +223,7 @@ def crossfit_rows(
     x: torch.Tensor,
     y: torch.Tensor,
     *,
-    folds: int,
-    validation_fraction: float,
+    splits: list[FoldRows],
     families: tuple[str, ...],
     scaler: type[Standardizer | RankGaussianizer] | None,
     budget: Budget,
@@ -224,6 +232,8 @@ def crossfit_rows(
 ) -> tuple[torch.Tensor, list[FoldReport], list[Critic]]:
     """Per-row held-out values of the cross-fitted estimate, each fold's report, and each fold's kept critic.
 
+    ``splits`` (from :func:`fold_splits`) are passed in rather than drawn here, so that two
+    estimates on the same rows (the terms of a chain rule) can share their folds exactly.
     For each fold: fit the scaler and the Gaussian-copula critic on the fold's training rows
     (its covariance estimate chosen on the validation rows), train every neural family (JS
     objective, early stopping on the fold's validation rows, dropped after
@@ -232,23 +242,23 @@ def crossfit_rows(
     test rows only (:func:`~miestim.heldout.dv_rows`, against the Gaussian partition for
     critics anchored on it; the mean log ratio for the Gaussian critic itself).
     """
-    n = x.shape[0]
-    values = torch.empty(n, dtype=torch.float64)
+    values = torch.empty(x.shape[0], dtype=torch.float64)
     reports, kept = [], []
-    for k, rows in enumerate(fold_splits(n, folds, validation_fraction, generator=generator)):
+    folds = len(splits)
+    for k, rows in enumerate(splits):
         sx = scaler(x, rows=rows.train) if scaler is not None else None
         sy = scaler(y, rows=rows.train) if scaler is not None else None
         x_val, y_val = take_rows(x, rows.validation, sx), take_rows(y, rows.validation, sy)
         start = time.perf_counter()
-        anchor = _fit_gaussian(take_rows(x, rows.train, sx), take_rows(y, rows.train, sy), x_val, y_val, budget.eval_batch_size)
+        anchor = _fit_gaussian(take_rows(x, rows.train, sx), take_rows(y, rows.train, sy), x_val, y_val)
         critics: dict[str, Critic] = {"gaussian": anchor}
         blocks: dict[str, int] = {"gaussian": budget.eval_batch_size}
-        val_rows = {"gaussian": _js_rows(anchor, x_val, y_val, budget.eval_batch_size)}
+        # The JS rows only screen neural families against the Gaussian critic; alone, it needs none.
+        neural = [f for f in families if f != "gaussian"]
+        val_rows = {"gaussian": _js_rows(anchor, x_val, y_val, budget.eval_batch_size)} if neural else {}
         seconds = {"gaussian": time.perf_counter() - start}
         histories = {"gaussian": TrainingHistory()}
-        for family in families:
-            if family == "gaussian":
-                continue
+        for family in neural:
             start = time.perf_counter()
             fold = _Fold(x, y, rows.train, sx, sy, x_val, y_val, val_rows["gaussian"])
             critic, histories[family], block = _fit_family(
@@ -258,7 +268,7 @@ def crossfit_rows(
             val_rows[family] = _js_rows(critic, x_val, y_val, block)
             seconds[family] = time.perf_counter() - start
         readouts = {name: float(_readout(c, anchor, x_val, y_val, blocks[name]).mean()) for name, c in critics.items()}
-        family = _choose(val_rows, readouts, margin=SELECTION_MARGIN)
+        family = _choose(val_rows, readouts, margin=SELECTION_MARGIN) if neural else "gaussian"
         scores = {name: float(per_row.mean()) for name, per_row in val_rows.items()}
         x_test, y_test = take_rows(x, rows.test, sx), take_rows(y, rows.test, sy)
         values[rows.test] = _readout(critics[family], anchor, x_test, y_test, blocks[family])
@@ -269,16 +279,10 @@ def crossfit_rows(
     return values, reports, kept
 
 
-def _joint_scores(critic: Critic, x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
-    """The float64 scores of the aligned pairs only: no product pairs, so O(n) instead of :func:`row_scores`' O(n * block)."""
-    with torch.no_grad():
-        return torch.cat([critic.pair_scores(x[idx], y[idx]).to(torch.float64).cpu() for idx in torch.arange(x.shape[0]).split(block)])
-
-
 def _readout(critic: Critic, anchor: GaussianCopulaCritic, x: torch.Tensor, y: torch.Tensor, block: int) -> torch.Tensor:
     if critic is anchor:
         # A normalised density ratio of the fitted model: its mean log ratio is the model's held-out MI.
-        return _joint_scores(critic, x, y, block)
+        return _joint_scores(critic, x, y)
     joint, log_z = row_scores(critic, x, y, block_size=block)
     anchored = isinstance(critic, (SeparableResidualCritic, JointResidualCritic))
     return dv_rows(joint, log_z, anchor_log_z=row_scores(anchor, x, y, block_size=block)[1] if anchored else None)

@@ -22,7 +22,7 @@ from ._validation import (
     resolve_device,
 )
 from .critics import Critic
-from .crossfit import FAMILIES, Budget, crossfit_rows
+from .crossfit import FAMILIES, Budget, crossfit_rows, fold_splits
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import MIEstimator, make_estimator
 from .heldout import summarize_rows
@@ -286,8 +286,7 @@ def estimate_mi(
         values, reports, critics = crossfit_rows(
             x_t,
             y_t,
-            folds=folds,
-            validation_fraction=split[1] / (split[0] + split[1]),
+            splits=fold_splits(n, folds, split[1] / (split[0] + split[1]), generator=generator),
             families=families,
             scaler=scaler,
             budget=budget,

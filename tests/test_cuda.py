@@ -20,7 +20,7 @@ def test_estimate_mi_on_cuda_matches_ground_truth():
 def test_estimate_cmi_on_cuda_matches_ground_truth():
     task = GaussianChainTask(1)
     x, y, z = task.sample(6000, seed=0)
-    res = miestim.estimate_cmi(x, y, z, device="cuda", seed=0, hidden=(64, 64), max_steps=800, progress=False)
+    res = miestim.estimate_cmi(x, y, z, method="cmine", device="cuda", seed=0, hidden=(64, 64), max_steps=800, progress=False)
     assert next(res.estimator.parameters()).device.type == "cuda"
     truth = task.conditional_mutual_information
     assert truth - 0.15 * truth - 4 * res.stderr <= res.value <= truth + 4 * res.stderr, res

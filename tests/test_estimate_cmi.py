@@ -1,4 +1,4 @@
-"""estimate_cmi against Gaussian CMI ground truth, the conditional-independence null, and its contract."""
+"""estimate_cmi (CMINE and the chain rule) against Gaussian CMI ground truth, the conditional-independence null, and its contract."""
 
 import numpy as np
 import pytest
@@ -6,9 +6,11 @@ import torch
 
 import miestim
 from miestim.estimate_cmi import less_predictable
-from miestim.gaussian import GaussianChainTask, GaussianCMITask
+from miestim.gaussian import ClassConditionalGaussianTask, GaussianChainTask, GaussianCMITask
 
-FAST = dict(hidden=(64, 64), max_steps=800, progress=False)
+FAST = dict(method="cmine", hidden=(64, 64), max_steps=800, progress=False)
+TINY = dict(method="cmine", hidden=(16,), progress=False)
+GAUSSIAN = dict(method="chain_rule", families=("gaussian",), progress=False)
 
 
 def random_covariance(dim: int, seed: int) -> np.ndarray:
@@ -61,7 +63,7 @@ def test_discrete_z_is_sampled_within_strata():
 
 def test_result_contract_and_readouts():
     x, y, z = GaussianChainTask(1).sample(1000, seed=0)
-    res = miestim.estimate_cmi(x, y, z, k=3, seed=0, hidden=(16,), max_steps=60, eval_every=20, progress=False)
+    res = miestim.estimate_cmi(x, y, z, k=3, seed=0, max_steps=60, eval_every=20, **TINY)
     assert isinstance(res, miestim.EstimateResult) and isinstance(res.estimator, miestim.CMINE)
     assert res.quantity == "I(X;Y|Z)" and res.method == "cmine-dv" and res.units == "nats"
     assert (res.n_train, res.n_validation, res.n_test) == (600, 200, 200)
@@ -73,10 +75,10 @@ def test_result_contract_and_readouts():
 def test_same_seed_same_result_and_global_rng_untouched():
     x, y, z = GaussianChainTask(1).sample(800, seed=0)
     state = torch.get_rng_state()
-    a = miestim.estimate_cmi(x, y, z, seed=5, hidden=(16,), max_steps=40, progress=False)
+    a = miestim.estimate_cmi(x, y, z, seed=5, max_steps=40, **TINY)
     assert torch.equal(state, torch.get_rng_state())
-    b = miestim.estimate_cmi(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(z), seed=5, hidden=(16,), max_steps=40, progress=False)
-    c = miestim.estimate_cmi(x, y, z, seed=6, hidden=(16,), max_steps=40, progress=False)
+    b = miestim.estimate_cmi(torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(z), seed=5, max_steps=40, **TINY)
+    c = miestim.estimate_cmi(x, y, z, seed=6, max_steps=40, **TINY)
     assert (a.value, a.stderr) == (b.value, b.stderr) and a.value != c.value
 
 
@@ -91,13 +93,20 @@ GOOD = np.random.default_rng(0).normal(size=(100, 2))
         (GOOD, GOOD, GOOD > 0, {}, TypeError, "z must hold real numbers; got boolean dtype"),
         (GOOD, GOOD, GOOD.reshape(100, 2, 1), {}, ValueError, r"z must be 1-D"),
         (GOOD, GOOD, np.c_[GOOD[:, 0], np.ones(100)], {}, ValueError, r"z has constant \(zero-variance\) columns \[1\]"),
-        (GOOD, GOOD, GOOD, {"k": 19}, ValueError, "k=19 is too large"),
+        (GOOD, GOOD, GOOD, {"k": 19, "method": "cmine"}, ValueError, "k=19 is too large"),
         (GOOD, GOOD, GOOD, {"k": 0}, ValueError, "k must be an integer >= 1"),
         (GOOD, GOOD, GOOD, {"readout": "mi"}, ValueError, "readout"),
         (GOOD, GOOD, GOOD, {"resample": "z"}, ValueError, "resample"),
         (GOOD, GOOD, GOOD, {"tau": 0.6}, ValueError, "tau"),
         (GOOD, GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be"),
-        (GOOD[:8], GOOD[:8], GOOD[:8], {}, ValueError, "too few for the split"),
+        (GOOD[:8], GOOD[:8], GOOD[:8], {"method": "cmine"}, ValueError, "too few for the split"),
+        (GOOD[:8], GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for 5 folds"),
+        (GOOD, GOOD, GOOD, {"method": "knn"}, ValueError, "method must be one of"),
+        (GOOD, GOOD, GOOD, {"folds": 1}, ValueError, "folds must be an integer >= 2"),
+        (GOOD, GOOD, GOOD, {"families": ("gaussian", "mlp")}, ValueError, "families must be one of"),
+        (GOOD, GOOD, GOOD, {"method": "cmine", "folds": 3}, ValueError, "folds and families apply to the chain rule only"),
+        (GOOD, GOOD, GOOD, {"split": (0.5, 0.5)}, ValueError, "split must have 3 fractions"),
+        (GOOD, GOOD, np.r_[np.zeros(95), np.ones(5)], {"method": "chain_rule"}, ValueError, r"stratum z=\[1.0\] has 5 rows"),
     ],
 )
 def test_bad_input_is_refused_with_a_clear_message(x, y, z, kwargs, exc, match):
@@ -107,7 +116,7 @@ def test_bad_input_is_refused_with_a_clear_message(x, y, z, kwargs, exc, match):
 
 def test_resample_y_is_the_same_estimate_with_roles_swapped():
     x, y, z = GaussianChainTask(1).sample(1000, seed=0)
-    kwargs = dict(seed=3, hidden=(16,), max_steps=40, progress=False)
+    kwargs = dict(seed=3, max_steps=40, **TINY)
     swapped = miestim.estimate_cmi(x, y, z, resample="y", **kwargs)
     assert swapped.value == miestim.estimate_cmi(y, x, z, resample="x", **kwargs).value
     assert swapped.extra["resample"] == "y" and swapped.estimator.x_dim == 1
@@ -116,7 +125,7 @@ def test_resample_y_is_the_same_estimate_with_roles_swapped():
 def test_auto_resample_redraws_the_variable_z_predicts_least():
     # Null chain (X, Z, Y): X given Y has sd 1 of 10, Z given Y sd 5 of 11, so Z is the one to redraw.
     x, z, y = GaussianChainTask(2, target="x;z|y").sample(2000, seed=0)
-    kwargs = dict(seed=0, hidden=(16,), max_steps=20, progress=False)
+    kwargs = dict(seed=0, max_steps=20, **TINY)
     assert miestim.estimate_cmi(x, z, y, **kwargs).extra["resample"] == "y"
     assert miestim.estimate_cmi(z, x, y, **kwargs).extra["resample"] == "x"
     auto = miestim.estimate_cmi(x, z, y, **kwargs)
@@ -127,7 +136,7 @@ def test_auto_resample_keeps_x_for_discrete_z():
     rng = np.random.default_rng(0)
     label = rng.integers(0, 3, size=1500)
     a, b = label + 0.1 * rng.normal(size=1500), label + rng.normal(size=1500)
-    res = miestim.estimate_cmi(a, b, label, seed=0, hidden=(16,), max_steps=20, progress=False)
+    res = miestim.estimate_cmi(a, b, label, seed=0, max_steps=20, **TINY)
     assert res.extra["resample"] == "x" and res.extra["discrete_z"]
 
 
@@ -139,3 +148,86 @@ def test_less_predictable_compares_linear_r_squared():
     rows = torch.arange(5000)
     assert less_predictable(tight, loose, z, rows=rows) == "y"
     assert less_predictable(loose, tight, z, rows=rows) == "x"
+
+
+# ---------------------------------------------------------------------------------------------- chain rule
+def within(res, truth, sigmas=4.0):
+    # The Gaussian-copula family is the exact model class for Gaussian data: what is left is noise.
+    return abs(res.value - truth) <= sigmas * res.stderr
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_chain_rule_on_random_gaussian_covariances(seed):
+    task = GaussianCMITask(random_covariance(9, seed), [0, 1], [2, 3], [4, 5, 6, 7, 8])
+    x, y, z = task.sample(4000, seed=seed)
+    res = miestim.estimate_cmi(x, y, z, seed=seed, **GAUSSIAN)
+    assert res.method == "chain_rule" and res.quantity == "I(X;Y|Z)"
+    assert within(res, task.conditional_mutual_information), (res, task.conditional_mutual_information)
+
+
+def test_chain_rule_null_and_paired_stderr():
+    task = GaussianChainTask(2, target="x;z|y")
+    x, y, z = task.sample(4000, seed=0)
+    res = miestim.estimate_cmi(x, y, z, seed=0, **GAUSSIAN)
+    assert within(res, 0.0), res
+    # Both terms are large (about 2 nats) and equal; their errors cancel row by row, so the paired
+    # stderr is far below the quadrature of the terms' stderrs.
+    assert res.stderr < 0.2 * res.extra["quadrature_stderr"], res.extra
+    (v1, _), (v2, _) = res.extra["terms"].values()
+    assert res.value == pytest.approx(v1 - v2) and res.value == pytest.approx(float(res.row_values.mean()))
+    assert res.row_values.shape == (4000,) and res.extra["folds"] == 5
+
+
+def test_chain_rule_terms_share_one_draw_of_folds(monkeypatch):
+    from miestim import chain_rule
+
+    draws = []
+    real = chain_rule.fold_splits
+    monkeypatch.setattr(chain_rule, "fold_splits", lambda *a, **kw: draws.append(real(*a, **kw)) or draws[-1])
+    x, y, z = GaussianChainTask(1).sample(1000, seed=0)
+    miestim.estimate_cmi(x, y, z, seed=0, folds=3, **GAUSSIAN)
+    assert len(draws) == 1 and len(draws[0]) == 3
+
+
+def test_chain_rule_conditions_on_the_variable_z_predicts_less():
+    # Chain X -> Y -> Z: Z predicts Y (R^2 0.8) better than X; (X, Y) swapped, the form swaps too.
+    x, y, z = GaussianChainTask(1).sample(2000, seed=0)
+    assert miestim.estimate_cmi(x, y, z, **GAUSSIAN).extra["form"] == "I(X;Y,Z) - I(X;Z)"
+    swapped = miestim.estimate_cmi(y, x, z, **GAUSSIAN)
+    assert swapped.extra["form"] == "I(Y;X,Z) - I(Y;Z)" and swapped.extra["variable"] == "y"
+
+
+def test_chain_rule_stratifies_a_discrete_z():
+    task = ClassConditionalGaussianTask([0.0, 0.6, 0.9])
+    x, y, z = task.sample(4500, seed=0)
+    res = miestim.estimate_cmi(x, y, z, seed=0, **GAUSSIAN)
+    assert res.extra["discrete_z"] and res.extra["variable"] is None
+    assert sorted(res.extra["strata"]) == ["z=[0.0]", "z=[1.0]", "z=[2.0]"]
+    assert sum(rows for rows, _, _ in res.extra["strata"].values()) == 4500
+    assert within(res, task.conditional_mutual_information), (res, task.conditional_mutual_information)
+
+
+def test_auto_runs_the_chain_rule_and_cmine_for_small_strata():
+    x, y, z = GaussianChainTask(1).sample(1000, seed=0)
+    assert miestim.estimate_cmi(x, y, z, families=("gaussian",), progress=False).method == "chain_rule"
+    label = np.r_[np.zeros(900), np.ones(60), 2 * np.ones(40)]  # smallest stratum 40 < 20 x 5 folds
+    rng = np.random.default_rng(0)
+    res = miestim.estimate_cmi(rng.normal(size=1000), rng.normal(size=1000), label, hidden=(16,), max_steps=20, progress=False)
+    assert res.method == "cmine-dv" and res.extra["discrete_z"]
+
+
+def test_knn_correction_subtracts_the_surrogate_null_fit():
+    x, y, z = GaussianChainTask(1).sample(1000, seed=0)
+    kwargs = dict(seed=0, max_steps=40, **TINY)
+    raw = miestim.estimate_cmi(x, y, z, **kwargs)
+    res = miestim.estimate_cmi(x, y, z, knn_correction=True, **kwargs)
+    assert res.method == "cmine-dv-corrected" and res.extra["uncorrected"]["dv"] == raw.value
+    for name in ("dv", "nwj", "mean_log_ratio"):
+        assert res.extra[name] == pytest.approx(res.extra["uncorrected"][name] - res.extra["bias"][name])
+    assert res.value == res.extra["dv"] and res.stderr > raw.stderr
+
+
+def test_knn_correction_refuses_a_discrete_z():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="knn_correction applies to a continuous z"):
+        miestim.estimate_cmi(rng.normal(size=600), rng.normal(size=600), rng.integers(0, 3, 600), knn_correction=True, max_steps=10, **TINY)

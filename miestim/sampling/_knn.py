@@ -12,12 +12,19 @@ from .._validation import as_sample_matrix, check_choice, check_positive_int, ma
 from ..distributed import all_gather, get_rank, is_distributed, rank_slice
 from ._neighbors import Strata, build_strata, exact_knn, faiss_knn, load_faiss, rand_on
 
-__all__ = ["KNNSampler"]
+__all__ = ["KNNSampler", "is_discrete"]
 
 # backend="auto" switches to faiss above this many bank rows (when faiss is installed, on CPU).
 FAISS_AUTO_MIN_SAMPLES = 50_000
 # discrete=None: z is discrete when integer-valued with at most min(50, N // 10) distinct rows.
 DISCRETE_MAX_LEVELS = 50
+
+
+def is_discrete(z: torch.Tensor) -> bool:
+    """Whether ``(n, d)`` samples read as class labels: integer-valued, at most ``min(50, n // 10)`` distinct rows."""
+    if not bool((z == torch.round(z)).all()):
+        return False
+    return torch.unique(z, dim=0).shape[0] <= min(DISCRETE_MAX_LEVELS, z.shape[0] // 10)
 
 
 def _compute_dtype(device: torch.device) -> torch.dtype:
@@ -191,7 +198,7 @@ class KNNSampler:
         else:
             self.mean_, self.scale_ = torch.zeros_like(z[0]), torch.ones_like(z[0])
 
-        self.discrete_ = self._detect_discrete(z) if discrete is None else discrete
+        self.discrete_ = is_discrete(z) if discrete is None else discrete
         self.neighbors_: torch.Tensor | None = None
         self.strata_values_: torch.Tensor | None = None
         self.strata_counts_: torch.Tensor | None = None
@@ -204,12 +211,6 @@ class KNNSampler:
             self._build_table(z)
 
     # ------------------------------------------------------------------ construction
-    def _detect_discrete(self, z: torch.Tensor) -> bool:
-        if not bool((z == torch.round(z)).all()):
-            return False
-        max_levels = min(DISCRETE_MAX_LEVELS, self.n_samples_ // 10)
-        return torch.unique(z, dim=0).shape[0] <= max_levels
-
     def _build_strata(self, z: torch.Tensor) -> None:
         strata = build_strata(z)
         lonely = (strata.counts == 1).nonzero().flatten()

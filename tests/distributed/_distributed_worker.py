@@ -24,7 +24,7 @@ from miestim.distributed import get_rank, rank_slice
 GLOBAL_N, DIM = 13, 3  # 13 rows over 2 ranks: shares of 7 and 6 (unequal on purpose)
 BOUNDS = ("infonce", "nwj", "tuba")
 MI_OPTIONS = dict(estimator="infonce", batch_size=64, max_steps=60, eval_every=20, eval_batch_size=128, progress=False)
-CMI_OPTIONS = dict(hidden=(32,), batch_size=64, max_steps=40, eval_every=20, progress=False)
+CMI_OPTIONS = dict(method="cmine", hidden=(32,), batch_size=64, max_steps=40, eval_every=20, progress=False)
 
 
 def sentiment_args(data_dir: str, out: str) -> list[str]:

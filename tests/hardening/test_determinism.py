@@ -22,10 +22,10 @@ XC, YC, ZC = GaussianChainTask(1).sample(400, seed=0)
 # Large enough that the batch (256^2 scores) and the held-out splits (200^2) exceed torch's
 # 32,768-entry threshold for multi-threaded reductions, small enough to be quick.
 MI = dict(max_steps=10, eval_every=5, batch_size=256, critic_kwargs={"hidden": (16,), "embed_dim": 8})
-CMI = dict(max_steps=10, eval_every=5, batch_size=64, hidden=(16,))
+CMI = dict(method="cmine", max_steps=10, eval_every=5, batch_size=64, hidden=(16,))
 TINY = dict(max_steps=4, eval_every=2, batch_size=64, critic_kwargs={"hidden": (8,), "embed_dim": 4})
 # The chain rule fits MIs only, among them one of a joint variable I(t; a, C); CMI has its own test.
-DECOMPOSE = dict(method="chain_rule", mi_kwargs=TINY)
+DECOMPOSE = dict(method="chain_rule", mi_estimator="smile", mi_kwargs=TINY)
 
 
 def run_mi(seed=0, progress=False):

@@ -37,7 +37,7 @@ Y = (X + RNG.normal(size=(N, 2))).astype(np.float32)
 Z = (X[:, :1] + RNG.normal(size=(N, 1))).astype(np.float32)
 
 TINY_MI = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64, critic_kwargs={"hidden": (8,), "embed_dim": 4}, seed=0, progress=False)
-TINY_CMI = dict(max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
+TINY_CMI = dict(method="cmine", max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
 
 
 def run_mi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
@@ -49,7 +49,7 @@ def run_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
 
 
 def run_decompose(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
-    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_kwargs=TINY_MI, progress=False, **kwargs)
+    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_estimator="smile", mi_kwargs=TINY_MI, progress=False, **kwargs)
     return d.invariant + d.complementary + sum(d.specific.values())
 
 
@@ -400,7 +400,9 @@ def test_bad_hyper_parameters_are_refused_naming_them(entry, kwargs, exc, match)
         return
     with pytest.raises(exc, match=match):
         if entry == "decompose":
-            miestim.decompose({"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_kwargs": TINY_MI, "progress": False, **kwargs})
+            miestim.decompose(
+                {"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_estimator": "smile", "mi_kwargs": TINY_MI, "progress": False, **kwargs}
+            )
         else:
             runner(X, Y, Z, **kwargs)
 
