@@ -158,7 +158,7 @@ def _load(job: Job) -> dict[str, np.ndarray]:
 def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str) -> Row:
     a = _load(job)
     if job.task.kind == "cmi":
-        res = miestim.estimate_cmi(a["x"], a["y"], a["z"], seed=job.seed, max_steps=max_steps, device=device, progress=False)
+        res = miestim.estimate_cmi(a["x"], a["y"], a["z"], method=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
     else:
         res = miestim.estimate_mi(a["x"], a["y"], estimator=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
     return job.row(
