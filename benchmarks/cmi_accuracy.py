@@ -101,8 +101,9 @@ def markdown(rows: list[Row]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        target = r.target.replace("|", r"\|")  # the "|" of x;y|z would end the table cell
         lines.append(
-            f"| I({r.target}) | {r.resample} | {r.k} | {r.readout} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
+            f"| I({target}) | {r.resample} | {r.k} | {r.readout} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
             f"{r.error:+.3f} | {r.nwj:.3f} | {r.mean_log_ratio:.3f} | {r.seconds:.1f} | {r.seed} |"
         )
     return "\n".join(lines)

@@ -134,8 +134,9 @@ def markdown(rows: list[Row]) -> str:
     ]
     for r in rows:
         pct = f"{r.error / r.truth:+.1%}" if r.truth > 0 else "—"
+        task = r.task.replace("|", r"\|")  # a task name's "|" (x;y|z) would end the table cell
         lines.append(
-            f"| {r.part} | {r.task} | {r.method} | {r.dim_z} | {r.n} | {r.seed} | {r.truth:.4f} | {r.estimate:.4f} ± {r.stderr:.4f} | "
+            f"| {r.part} | {task} | {r.method} | {r.dim_z} | {r.n} | {r.seed} | {r.truth:.4f} | {r.estimate:.4f} ± {r.stderr:.4f} | "
             f"{r.error:+.4f} | {pct} | {r.seconds:.1f} |"
         )
     return "\n".join(lines)
