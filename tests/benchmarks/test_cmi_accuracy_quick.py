@@ -17,7 +17,8 @@ def test_quick_run_writes_json(tmp_path, capsys):
     for row, (_, resample, k, readout) in zip(stored["rows"], cmi_accuracy.RUNS.values()):
         assert row["resample"] == resample if resample is not None else row["resample"] in ("x", "y")
         assert row["k"] == (k or 1) and row["readout"] == readout
-        assert f"| I({row['target']}) | {row['resample']} | {row['k']} | {readout} | 1 | 3000 |" in printed
+        cell = row["target"].replace("|", r"\|")  # the table escapes the "|" of x;y|z
+        assert f"| I({cell}) | {row['resample']} | {row['k']} | {readout} | 1 | 3000 |" in printed
 
 
 def test_targets_and_baseline_flag_bad_runs(tmp_path):
