@@ -108,22 +108,16 @@ def run(args: argparse.Namespace) -> list[Row]:
         for seed in args.seeds:
             for target in ("x;y|z", "x;z|y"):
                 rows += _estimate("chain", GaussianChainTask(5, target=target), "chain_rule", n, seed, chain_options)
-    if "highdim" in args.parts:
-        n = 2000 if args.quick else 20_000
-        for dim_z in HIGHDIM_DIMS:
-            task = random_cmi_task(dim_z, args.task_seed)
+    n = 2000 if args.quick else 20_000
+    for part, dims, make_task in (("highdim", HIGHDIM_DIMS, random_cmi_task), ("null", NULL_DIMS, null_task)):
+        if part not in args.parts:
+            continue
+        for dim_z in dims:
+            task = make_task(dim_z, args.task_seed)
             for seed in args.seeds:
-                rows += _estimate("highdim", task, "chain_rule", n, seed, chain_options)
+                rows += _estimate(part, task, "chain_rule", n, seed, chain_options)
                 if seed in args.cmine_seeds:
-                    rows += _estimate("highdim", task, "cmine", n, seed, cmine_options)
-    if "null" in args.parts:
-        n = 2000 if args.quick else 20_000
-        for dim_z in NULL_DIMS:
-            task = null_task(dim_z, args.task_seed)
-            for seed in args.seeds:
-                rows += _estimate("null", task, "chain_rule", n, seed, chain_options)
-                if seed in args.cmine_seeds:
-                    rows += _estimate("null", task, "cmine", n, seed, cmine_options)
+                    rows += _estimate(part, task, "cmine", n, seed, cmine_options)
     return rows
 
 

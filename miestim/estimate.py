@@ -80,6 +80,16 @@ def resolve_steps(max_steps: int | None, max_epochs: int | None, n_train: int, b
     return check_positive_int(max_steps if max_steps is not None else default, name="max_steps")
 
 
+def crossfit_value(values: torch.Tensor, *, distributed: bool, description: str) -> tuple[float, float]:
+    """A cross-fitted estimate and its standard error from its per-row values, the same on every rank."""
+    value, stderr = summarize_rows(values)
+    if distributed:
+        # Every rank ran the same deterministic computation; rank 0's numbers are the result.
+        value, stderr = broadcast_values([value, stderr])
+    check_finite_estimate(value, description=description)
+    return value, stderr
+
+
 #: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given (see the accuracy-versus-time table in its docstring).
 AUTO_FOLDS = 5
 
@@ -293,11 +303,7 @@ def estimate_mi(
             generator=generator,
             progress=progress,
         )
-        value, stderr = summarize_rows(values)
-        if distributed:
-            # Every rank ran the same deterministic computation; rank 0's numbers are the result.
-            value, stderr = broadcast_values([value, stderr])
-        check_finite_estimate(value, description="estimate_mi[auto]")
+        value, stderr = crossfit_value(values, distributed=distributed, description="estimate_mi[auto]")
         chosen = [r.family for r in reports]
         return EstimateResult(
             value=value,

@@ -25,9 +25,8 @@ from .chain_rule import chain_rule_rows
 from .cmine import CMINE, READOUTS
 from .crossfit import Budget
 from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
-from .estimate import AUTO_FOLDS, _resolve_families, resolve_distributed, resolve_steps
+from .estimate import AUTO_FOLDS, _resolve_families, crossfit_value, resolve_distributed, resolve_steps
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
-from .heldout import summarize_rows
 from .result import EstimateResult
 from .sampling import KNNSampler
 from .sampling._knn import is_discrete
@@ -242,11 +241,7 @@ def _chain_rule(
         generator=generator,
         progress=progress,
     )
-    value, stderr = summarize_rows(values)
-    if distributed:
-        # Every rank ran the same deterministic computation; rank 0's numbers are the result.
-        value, stderr = broadcast_values([value, stderr])
-    check_finite_estimate(value, description="estimate_cmi[chain_rule]")
+    value, stderr = crossfit_value(values, distributed=distributed, description="estimate_cmi[chain_rule]")
     return EstimateResult(
         value=value,
         stderr=stderr,
