@@ -22,7 +22,7 @@ from ._validation import (
     resolve_device,
 )
 from .critics import Critic
-from .crossfit import FAMILIES, Budget, crossfit_rows, fold_splits
+from .crossfit import FAMILIES, Budget, FoldReport, crossfit_rows, fold_splits
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import MIEstimator, make_estimator
 from .heldout import summarize_rows
@@ -80,14 +80,39 @@ def resolve_steps(max_steps: int | None, max_epochs: int | None, n_train: int, b
     return check_positive_int(max_steps if max_steps is not None else default, name="max_steps")
 
 
-def crossfit_value(values: torch.Tensor, *, distributed: bool, description: str) -> tuple[float, float]:
-    """A cross-fitted estimate and its standard error from its per-row values, the same on every rank."""
+def crossfit_result(
+    values: torch.Tensor,
+    reports: Sequence[FoldReport],
+    critics: Sequence[Critic],
+    *,
+    quantity: str,
+    method: str,
+    extra: dict[str, Any],
+    start: float,
+    distributed: bool,
+    description: str,
+) -> EstimateResult:
+    """The result of a cross-fitted estimate from its per-row values (every row held out once), the same on every rank."""
     value, stderr = summarize_rows(values)
     if distributed:
         # Every rank ran the same deterministic computation; rank 0's numbers are the result.
         value, stderr = broadcast_values([value, stderr])
     check_finite_estimate(value, description=description)
-    return value, stderr
+    return EstimateResult(
+        value=value,
+        stderr=stderr,
+        history=reports[0].history,
+        estimator=torch.nn.ModuleList(critics),
+        seconds=time.perf_counter() - start,
+        quantity=quantity,
+        method=method,
+        n_train=reports[0].n_train,
+        n_validation=reports[0].n_validation,
+        n_test=values.numel(),
+        extra=extra,
+        evaluated_on=f"every row once, by a critic of a {extra['folds']}-fold cross-fit that neither trained nor stopped on it",
+        row_values=values,
+    )
 
 
 #: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given (see the accuracy-versus-time table in its docstring).
@@ -303,29 +328,25 @@ def estimate_mi(
             generator=generator,
             progress=progress,
         )
-        value, stderr = crossfit_value(values, distributed=distributed, description="estimate_mi[auto]")
         chosen = [r.family for r in reports]
-        return EstimateResult(
-            value=value,
-            stderr=stderr,
-            history=reports[0].history,
-            estimator=torch.nn.ModuleList(critics),
-            seconds=time.perf_counter() - start,
+        extra = {
+            "family": Counter(chosen).most_common(1)[0][0],
+            "families": chosen,
+            "folds": folds,
+            "validation": [r.validation for r in reports],
+            "validation_readout": [r.readout for r in reports],
+            "family_seconds": [r.seconds for r in reports],
+        }
+        return crossfit_result(
+            values,
+            reports,
+            critics,
             quantity="I(X;Y)",
             method="auto",
-            n_train=reports[0].n_train,
-            n_validation=reports[0].n_validation,
-            n_test=n,
-            extra={
-                "family": Counter(chosen).most_common(1)[0][0],
-                "families": chosen,
-                "folds": folds,
-                "validation": [r.validation for r in reports],
-                "validation_readout": [r.readout for r in reports],
-                "family_seconds": [r.seconds for r in reports],
-            },
-            evaluated_on=f"every row once, by a critic of a {folds}-fold cross-fit that neither trained nor stopped on it",
-            row_values=values,
+            extra=extra,
+            start=start,
+            distributed=distributed,
+            description="estimate_mi[auto]",
         )
     init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
 

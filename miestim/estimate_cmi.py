@@ -25,7 +25,7 @@ from .chain_rule import chain_rule_rows
 from .cmine import CMINE, READOUTS
 from .crossfit import Budget
 from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
-from .estimate import AUTO_FOLDS, _resolve_families, crossfit_value, resolve_distributed, resolve_steps
+from .estimate import AUTO_FOLDS, _resolve_families, crossfit_result, resolve_distributed, resolve_steps
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
@@ -241,21 +241,16 @@ def _chain_rule(
         generator=generator,
         progress=progress,
     )
-    value, stderr = crossfit_value(values, distributed=distributed, description="estimate_cmi[chain_rule]")
-    return EstimateResult(
-        value=value,
-        stderr=stderr,
-        history=reports[0].history,
-        estimator=torch.nn.ModuleList(critics),
-        seconds=time.perf_counter() - start,
+    return crossfit_result(
+        values,
+        reports,
+        critics,
         quantity="I(X;Y|Z)",
         method="chain_rule",
-        n_train=reports[0].n_train,
-        n_validation=reports[0].n_validation,
-        n_test=x.shape[0],
         extra=extra,
-        evaluated_on=f"every row once, by the critics of a {folds}-fold cross-fit that neither trained nor stopped on it",
-        row_values=values,
+        start=start,
+        distributed=distributed,
+        description="estimate_cmi[chain_rule]",
     )
 
 
