@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks auto", description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", choices=("all", "core", "beyond"), default="all")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--families", nargs="+", default=None, help="families for estimator='auto' (default: all)")
+    parser.add_argument("--families", nargs="+", default=None, help="families for estimator='auto' (default: miestim.crossfit.DEFAULT_FAMILIES)")
     parser.add_argument("--folds", type=int, default=None)
     parser.add_argument("--quick", action="store_true", help="N = 1,000, 100 steps, seed 0: checks the benchmark runs")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         kwargs["max_steps"] = 100
     meta = run_metadata("auto", sys.argv[1:] if argv is None else argv, device="cpu", seed=seeds[0], seeds=seeds)
-    print(f"# estimate_mi(estimator='auto'), families {args.families or 'all'}, seeds {seeds} ({meta['date']}, torch {meta['torch']})\n")
+    print(f"# estimate_mi(estimator='auto'), families {args.families or 'default'}, seeds {seeds} ({meta['date']}, torch {meta['torch']})\n")
     print("| task | truth | N | mean error | mean abs error | sd | families kept | s / estimate | target | |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     records = []

@@ -7,14 +7,12 @@ r"""Conditional MI as a difference of two cross-fitted MIs on the same folds and
 Both terms are estimated by the cross-fitted estimator of ``estimate_mi(estimator="auto")``
 (:func:`~miestim.crossfit.crossfit_rows`) on one set of folds, so every row :math:`i` is held out
 in the same fold for both and gets two values :math:`v_i^{(V;W,Z)}` and :math:`v_i^{(V;Z)}`, each
-a first-order influence value of its term's readout (:mod:`miestim.heldout`): their means are the
-two estimates exactly, so the per-row difference :math:`d_i = v_i^{(V;W,Z)} - v_i^{(V;Z)}` has the
+its term's critic score of the row (the per-row term of the mean-log-ratio readout): their means
+are the two estimates exactly, so the per-row difference :math:`d_i = v_i^{(V;W,Z)} - v_i^{(V;Z)}` has the
 CMI estimate as its mean and :math:`\mathrm{sd}(d)/\sqrt n` as its standard error. The two terms
 share the rows' noise and most of their critics' error (the :math:`V`-:math:`Z` part of both is
 the same dependence), and the paired difference lets that cancel instead of adding the two
-standard errors in quadrature. A DV readout's per-row values are additive because the
-partition term is written by its influence values (:func:`~miestim.heldout.dv_rows`), whose mean
-within a fold is the readout itself.
+standard errors in quadrature.
 
 For discrete :math:`Z` (class labels) the chain rule is evaluated exactly in :math:`z`:
 :math:`I(X; Y, Z) - I(X; Z) = \sum_c p(c)\, I(X; Y \mid Z = c)`, so each stratum's MI is

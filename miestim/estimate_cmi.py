@@ -295,8 +295,8 @@ def estimate_cmi(
     terms, and scored by critics that neither trained nor stopped on it. With :math:`V` the
     conditioned variable and :math:`W` the other, row :math:`i` gets
     :math:`d_i = v_i^{(V;W,Z)} - v_i^{(V;Z)}`, the difference of its two per-row values (each a
-    first-order influence value of its term's readout, so additive across terms even for a DV
-    readout: :func:`~miestim.heldout.dv_rows`); ``value`` is :math:`\bar d` and ``stderr``
+    critic's score :math:`f(x_i, y_i)` of the row, the per-row term of the mean-log-ratio readout);
+    ``value`` is :math:`\bar d` and ``stderr``
     :math:`\mathrm{sd}(d)/\sqrt n`, the paired standard error, in which the noise the two terms
     share cancels (``extra["quadrature_stderr"]`` is what adding them in quadrature would
     give). Since :math:`I(V; W, Z) = I(V; W \mid Z) + I(V; Z)`, the form with the smaller
