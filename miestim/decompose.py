@@ -227,7 +227,7 @@ def decompose(
     0.195 for ``"cmi"`` (4.2 s against 69 s), whose k-NN product samples are coarse in 8 conditioning
     dimensions. Its default MIs use the Gaussian-copula critic, which cannot see dependence
     beyond a Gaussian copula (an XOR of bits reads 0): for such data pass
-    ``mi_kwargs={"families": miestim.crossfit.FAMILIES}`` (the neural race, minutes per MI),
+    ``mi_kwargs={"families": miestim.crossfit.DEFAULT_FAMILIES}`` (the Gaussian and residual families),
     ``mi_estimator="smile"``, or ``method="cmi"``.
 
     Args:

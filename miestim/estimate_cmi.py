@@ -38,10 +38,11 @@ __all__ = ["CHAIN_RULE_FAMILIES", "METHODS", "MIN_STRATUM_ROWS_PER_FOLD", "estim
 METHODS = ("auto", "cmine", "chain_rule")
 #: ``method="auto"`` falls back to CMINE when a discrete ``z`` has a stratum of fewer rows than this times ``folds``.
 MIN_STRATUM_ROWS_PER_FOLD = 20
-#: The critic families of the chain rule's two MI terms unless ``families`` is given. The neural race
-#: of ``estimate_mi(estimator="auto")`` took 177 s for one term at n = 80,000 (d = 5 chain, one thread;
-#: every fold kept the Gaussian critic), against a 60 s budget for both terms, so the closed-form
-#: Gaussian-copula critic is the default; pass ``families=miestim.crossfit.FAMILIES`` for the race.
+#: The critic families of the chain rule's two MI terms unless ``families`` is given. The race of all
+#: four families of ``estimate_mi(estimator="auto")``, trained fold by fold, took 177 s for one term at
+#: n = 80,000 (d = 5 chain, one thread; every fold kept the Gaussian critic), against a 60 s budget for
+#: both terms, so the closed-form Gaussian-copula critic is the default; pass
+#: ``families=miestim.crossfit.DEFAULT_FAMILIES`` for the Gaussian and residual families.
 CHAIN_RULE_FAMILIES: tuple[str, ...] = ("gaussian",)
 
 # Rows scored per forward pass at evaluation time (bounds activation memory, not the result).
@@ -422,9 +423,9 @@ def estimate_cmi(
         families: chain rule: the critic families of both MI terms, from
             :data:`miestim.crossfit.FAMILIES` (default :data:`CHAIN_RULE_FAMILIES`, the
             closed-form Gaussian-copula critic alone: exact in model class for data with a
-            Gaussian copula, and seconds at n = 80,000 where the neural race of
+            Gaussian copula, and seconds at n = 80,000 where the race of all four families of
             ``estimate_mi(estimator="auto")`` took minutes per term). On data whose copula is
-            not Gaussian pass ``miestim.crossfit.FAMILIES`` to race the neural families too.
+            not Gaussian pass ``miestim.crossfit.DEFAULT_FAMILIES`` to race the residual family too.
 
     Returns:
         :class:`~miestim.EstimateResult` with ``quantity="I(X;Y|Z)"``, ``value`` and ``stderr``

@@ -17,6 +17,8 @@ TARGETS = (("d5-mi2-plain", 10_000), ("d20-mi4-plain", 10_000))
 #: how much larger |error| must be before a difference is called "behind" in the summary (nats).
 MARGIN = 0.05
 OURS = ("miestim", DEFAULTS["miestim"])
+#: the miestim estimator that issue 17's beyond-Gaussian bars judge.
+BEYOND_OURS = ("miestim", "auto")
 #: the estimators run on the whole grid (the others only on the core tasks).
 GRID = (OURS, ("plug-in", "gaussian-copula"), ("bmi", "ksg"), ("bmi", "cca"), ("sklearn", "ksg"))
 PLUGIN = ("plug-in", "gaussian-copula")
@@ -36,6 +38,8 @@ TIME_FRACTION, TIME_LIMIT_S = 0.5, 10.0
 
 def scored_on(s: Summary) -> str:
     """Short form of what the estimate was computed on (the protocol table has the details)."""
+    if (s.library, s.estimator) == BEYOND_OURS:
+        return "every row once (5-fold cross-fit)"
     if s.library in ("miestim", "torch-mist"):
         return "held-out 20%"
     if s.library == "bmi" and s.estimator not in ("ksg", "cca"):
@@ -205,17 +209,18 @@ def check_beyond(summaries: list[Summary]) -> list[str]:
     task whose copula is not Gaussian, a lower mean |error| than every other estimator run (CCA, the
     plug-in, KSG, every torch-mist and bmi neural estimator); on a Gaussian-copula task, a mean |error|
     at most the plug-in's + :data:`COPULA_SLACK`. Time: at most :data:`TIME_FRACTION` of torch-mist
-    MINE's mean seconds on the same samples and at most :data:`TIME_LIMIT_S`.
+    MINE's mean seconds on the same samples and at most :data:`TIME_LIMIT_S`. The estimator
+    judged is :data:`BEYOND_OURS`, ``estimate_mi(estimator="auto")``.
     """
     lines = []
     groups = _by_task(summaries)
     for (task, n), group in sorted(groups.items(), key=lambda kv: (BEYOND_KEYS.index(kv[0][0]) if kv[0][0] in BEYOND_KEYS else 99, kv[0][1])):
         if task not in BEYOND_KEYS:
             continue
-        ours = next((s for s in group if (s.library, s.estimator) == OURS and s.seeds), None)
+        ours = next((s for s in group if (s.library, s.estimator) == BEYOND_OURS and s.seeds), None)
         where = f"{task} n={n:,}"
         if ours is None:
-            lines.append(f"n/a  {where}: no miestim result")
+            lines.append(f"n/a  {where}: no miestim auto result")
             continue
         kind, bar = BEYOND_BARS.get(task, ("within", math.inf))
         ok = ours.mean_estimate >= bar if kind == "at least" else abs(ours.mean_error) <= bar

@@ -109,7 +109,7 @@ def build_plan(
     for task in beyond:
         n = beyond_n or task.n or core_n
         for seed in beyond_seeds:
-            add("miestim", task, n, seed, [runners.DEFAULTS["miestim"]])
+            add("miestim", task, n, seed, [runners.DEFAULTS["miestim"], "auto"])
             add("plug-in", task, n, seed, plugin)
             add("sklearn", task, n, seed, ["ksg"] if task.dim == 1 and task.sampler.dim_y == 1 else [])
             add("torch-mist", task, n, seed, torch_mist)

@@ -161,6 +161,7 @@ def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str)
         res = miestim.estimate_cmi(a["x"], a["y"], a["z"], method=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
     else:
         res = miestim.estimate_mi(a["x"], a["y"], estimator=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
+    split = f"held-out test split ({res.n_test} rows); trained on {res.n_train}, stopped on {res.n_validation}"
     return job.row(
         "miestim",
         estimator,
@@ -168,7 +169,7 @@ def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str)
         seconds=res.seconds,
         stderr=res.stderr,
         steps=res.history.steps[-1] if len(res.history) else None,
-        evaluated_on=f"held-out test split ({res.n_test} rows); trained on {res.n_train}, stopped on {res.n_validation}",
+        evaluated_on=res.evaluated_on if res.method == "auto" else split,
     )
 
 
