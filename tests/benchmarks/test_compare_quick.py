@@ -25,6 +25,7 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
     rows = json.loads((out / "compare.json").read_text())["rows"]
     assert {(r["library"], r["estimator"]) for r in rows} == {
         ("miestim", "smile"),
+        ("miestim", "auto"),
         ("miestim", "infonce"),
         ("miestim", "cmine"),
         ("sklearn", "ksg"),
@@ -32,7 +33,7 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
     }
     assert all(r["error"] is not None and r["seconds"] > 0 for r in rows)
     beyond = {(r["library"], r["estimator"]) for r in rows if r["task"] == "uniform-eps0.2"}
-    assert beyond == {("miestim", "smile"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
+    assert beyond == {("miestim", "smile"), ("miestim", "auto"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
     assert "## Beyond Gaussians" in page and "uniform-eps0.2 n=1,000 accuracy" in page
     stair = json.loads((out / "staircase.json").read_text())
     assert [b["bound"] for b in stair["bounds"]] == [label for label, _, _ in run.staircase.BOUNDS]

@@ -47,7 +47,8 @@ def installed(tmp_path_factory) -> Path:
     deps = [p for p in site.getsitepackages() + [sysconfig.get_paths()["purelib"]] if os.path.isdir(p)]
     Path(purelib, "_miestim_test_deps.pth").write_text("\n".join(dict.fromkeys(deps)) + "\n")
     install = [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--no-index", "-q", str(wheel)]
-    subprocess.run(install, check=True, capture_output=True, timeout=300)
+    # Outside the checkout: a miestim.egg-info there (from an earlier build) reads as installed, and pip would skip it.
+    subprocess.run(install, check=True, capture_output=True, timeout=300, cwd=dist)
     return python
 
 
