@@ -61,16 +61,21 @@ def test_one_folds_loss_moves_only_that_folds_weights():
         assert p.grad[0].abs().sum() == 0 and p.grad[2].abs().sum() == 0, name
 
 
-def _batches(xs: torch.Tensor, ys: torch.Tensor, size: int):
-    generator = torch.Generator().manual_seed(0)
-    while True:
-        idx = torch.randperm(xs.shape[1], generator=generator)[:size]
-        yield xs[:, idx], ys[:, idx]
+def _train(validate, *, batch=None, **options):
+    """train_stacked on two folds of small critics: random batches of 64 unless ``batch`` is given."""
+    anchors, xs, ys = _anchors(2)
+    if batch is None:
+        generator = torch.Generator().manual_seed(0)
+
+        def batch():
+            idx = torch.randperm(xs.shape[1], generator=generator)[:64]
+            return xs[:, idx], ys[:, idx]
+
+    settings = {"lr": 1e-3, "eval_every": 10, "patience": 5, "progress": False, "description": "test", **options}
+    return train_stacked(StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0), batch, validate, **settings)
 
 
 def test_each_fold_stops_on_its_own_validation_score():
-    anchors, xs, ys = _anchors(2)
-    stream = _batches(xs, ys, 64)
     calls: dict[int, int] = {0: 0, 1: 0}
 
     def validate(k: int, critic) -> float:
@@ -78,57 +83,24 @@ def test_each_fold_stops_on_its_own_validation_score():
         # Fold 0 improves for ever; fold 1 never does after its first round, so stops after `patience` more.
         return float(calls[k]) if k == 0 else 0.0
 
-    critics, histories = train_stacked(
-        StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0),
-        lambda: next(stream),
-        validate,
-        lr=1e-3,
-        max_steps=100,
-        eval_every=10,
-        patience=2,
-        progress=False,
-        description="test",
-    )
+    critics, histories = _train(validate, max_steps=100, patience=2)
     assert len(critics) == 2
     assert histories[0].steps == tuple(range(10, 101, 10)) and not histories[0].stopped_early
     assert histories[1].steps == (10, 20, 30) and histories[1].stopped_early
 
 
 def test_a_dropped_fold_stops_and_training_ends_when_every_fold_has():
-    anchors, xs, ys = _anchors(2)
-    stream = _batches(xs, ys, 64)
     counter = itertools.count()
-    _, histories = train_stacked(
-        StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0),
-        lambda: next(stream),
-        lambda k, critic: float(next(counter)),
-        lr=1e-3,
-        max_steps=1000,
-        eval_every=10,
-        patience=5,
-        progress=False,
-        description="test",
-        drop=lambda k, evaluations: evaluations == 2,
-    )
+    _, histories = _train(lambda k, critic: float(next(counter)), max_steps=1000, drop=lambda k, evaluations: evaluations == 2)
     assert [h.steps for h in histories] == [(10, 20), (10, 20)]
 
 
 def test_a_non_finite_loss_raises_naming_the_step():
-    anchors, xs, ys = _anchors(2)
+    _, xs, ys = _anchors(2)
     bad = xs.clone()
     bad[0, 0, 0] = float("nan")
     with pytest.raises(FloatingPointError, match="at step 1 of 5"):
-        train_stacked(
-            StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0),
-            lambda: (bad[:, :32], ys[:, :32]),
-            lambda k, critic: 0.0,
-            lr=1e-3,
-            max_steps=5,
-            eval_every=1,
-            patience=5,
-            progress=False,
-            description="test",
-        )
+        _train(lambda k, critic: 0.0, batch=lambda: (bad[:, :32], ys[:, :32]), max_steps=5, eval_every=1)
 
 
 def test_initialisation_is_seeded_and_leaves_the_global_rng_alone():
