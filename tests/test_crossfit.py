@@ -140,3 +140,15 @@ def test_covariance_candidates_include_the_sample_covariance_and_thresholded_cro
     # Thresholding only shrinks cross-correlations towards 0, so the model's MI can only fall.
     mis = [candidates[f"threshold-{c}"].mutual_information for c in (1, 2, 3)]
     assert candidates["sample"].mutual_information > mis[0] > mis[1] > mis[2] >= 0
+
+
+def test_auto_gathers_large_training_folds_batch_by_batch_with_the_same_result(monkeypatch):
+    # Folds above MATERIALISED_ELEMENTS are scaled batch by batch instead of once: the same numbers either way.
+    x, y = miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=1.0).sample(1000, seed=0)
+    options = {"estimator": "auto", "folds": 2, "max_steps": 60, "eval_every": 20, "progress": False}
+    kept = miestim.estimate_mi(x, y, **options)
+    monkeypatch.setattr(miestim.crossfit, "MATERIALISED_ELEMENTS", 0)
+    gathered = miestim.estimate_mi(x, y, **options)
+    assert gathered.value == pytest.approx(kept.value, abs=1e-6)
+    assert all(a.keys() == b.keys() for a, b in zip(gathered.extra["validation"], kept.extra["validation"]))
+    assert [v["residual"] for v in gathered.extra["validation"]] == pytest.approx([v["residual"] for v in kept.extra["validation"]], abs=1e-6)
