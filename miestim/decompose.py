@@ -38,7 +38,7 @@ import torch
 
 from ._validation import as_sample_matrix, check_choice, check_consistent_length, check_constant_columns, check_kwargs, resolve_device
 from .estimate import estimate_mi
-from .estimate_cmi import CHAIN_RULE_FAMILIES, estimate_cmi
+from .estimate_cmi import CHAIN_RULE_FAMILIES, CHAIN_RULE_FOLDS, estimate_cmi
 from .estimators import ESTIMATORS
 from .heldout import summarize_rows
 from .result import EstimateResult
@@ -238,8 +238,8 @@ def decompose(
         anchor: the anchor modality (default: the first in ``modalities``).
         method: ``"chain_rule"`` (default) or ``"cmi"``.
         mi_estimator: estimator for every MI: ``"auto"`` (default; cross-fitted, with
-            ``families=("gaussian",)`` unless ``mi_kwargs`` names them, as in
-            :data:`miestim.estimate_cmi.CHAIN_RULE_FAMILIES`) or a name from :data:`miestim.ESTIMATORS`.
+            ``families=("gaussian",)`` and ``folds=5`` unless ``mi_kwargs`` names them, as in
+            :data:`miestim.estimate_cmi.CHAIN_RULE_FAMILIES` and :data:`~miestim.estimate_cmi.CHAIN_RULE_FOLDS`) or a name from :data:`miestim.ESTIMATORS`.
         cmi_estimator: ``"cmine"`` (the only CMI estimator).
         mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``).
         cmi_kwargs: more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
@@ -302,8 +302,10 @@ def decompose(
 
     common = {"seed": seed, "progress": progress, "device": dev}
     if mi_estimator == "auto":
-        # The same family as estimate_cmi's chain rule, for the same reason: the neural race costs minutes per MI.
+        # The same family as estimate_cmi's chain rule, for the same reason: the neural race costs minutes per MI;
+        # and the same folds, so that with one seed every term is cross-fitted on the same draw of folds.
         mi_kwargs.setdefault("families", CHAIN_RULE_FAMILIES)
+        mi_kwargs.setdefault("folds", CHAIN_RULE_FOLDS)
     # Terms are differences of CMIs, so the low-variance mean log-ratio readout is the default.
     est = _Estimates(
         data,

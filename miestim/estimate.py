@@ -128,8 +128,10 @@ NAMED_TRAINING = TrainingDefaults(batch_size=256, lr=5e-4, max_steps=3000, patie
 #: fewer steps (``python -m benchmarks auto`` measures them against the issue's targets).
 AUTO_TRAINING = TrainingDefaults(batch_size=128, lr=5e-3, max_steps=1500, patience=3)
 
-#: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given (see the accuracy-versus-time table in its docstring).
-AUTO_FOLDS = 5
+#: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given. From the accuracy-versus-time
+#: table of docs/estimators.md (``python -m benchmarks auto --folds K``, seeds 0-4): 3 folds meet every
+#: target of the benchmark, as 5 do, in 0.6-0.75 of the time (spiral 8.1 s against 12.5 s per estimate).
+AUTO_FOLDS = 3
 
 
 def _resolve_folds(folds: int | None, estimator: str | MIEstimator) -> int:
@@ -256,10 +258,10 @@ def estimate_mi(
         seed: seeds the split, initialisation and batch order (default 0); the same seed on
             CPU gives an identical result. ``None`` draws a fresh seed.
         progress: show a tqdm bar (default: when stderr is a terminal; rank 0 only).
-        folds: ``estimator="auto"`` only: the number of cross-fitting folds (default 5). Every
+        folds: ``estimator="auto"`` only: the number of cross-fitting folds (default 3). Every
             row is held out exactly once and scored by a critic that neither trained nor stopped
             on it; in each fold the other rows are split into training and validation in the
-            ratio ``split[0] : split[1]`` (so 5 folds give 70 / 10 / 20 per fold). ``value`` is the
+            ratio ``split[0] : split[1]`` (3 folds give 58 / 8 / 33 per fold, 5 give 70 / 10 / 20). ``value`` is the
             mean of the per-row values of all ``n`` rows (``result.row_values``) and ``stderr`` their
             standard error. Named estimators use one split (``folds=None`` or 1).
         families: ``estimator="auto"`` only: the critic families to consider, from

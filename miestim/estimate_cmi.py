@@ -25,14 +25,22 @@ from .chain_rule import chain_rule_rows
 from .cmine import CMINE, READOUTS
 from .crossfit import Budget
 from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
-from .estimate import AUTO_FOLDS, _resolve_families, crossfit_result, resolve_distributed, resolve_steps
+from .estimate import _resolve_families, crossfit_result, resolve_distributed, resolve_steps
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
 from .sampling._knn import is_discrete
 from .training import check_finite_estimate, random_split, resolve_scaler, seeded_init, take_rows, train_module
 
-__all__ = ["CHAIN_RULE_FAMILIES", "METHODS", "MIN_STRATUM_ROWS_PER_FOLD", "estimate_cmi", "jackknife_readouts", "less_predictable"]
+__all__ = [
+    "CHAIN_RULE_FAMILIES",
+    "CHAIN_RULE_FOLDS",
+    "METHODS",
+    "MIN_STRATUM_ROWS_PER_FOLD",
+    "estimate_cmi",
+    "jackknife_readouts",
+    "less_predictable",
+]
 
 #: ``method=`` choices of :func:`estimate_cmi`.
 METHODS = ("auto", "cmine", "chain_rule")
@@ -44,6 +52,9 @@ MIN_STRATUM_ROWS_PER_FOLD = 20
 #: both terms, so the closed-form Gaussian-copula critic is the default; pass
 #: ``families=miestim.crossfit.DEFAULT_FAMILIES`` for the Gaussian and residual families.
 CHAIN_RULE_FAMILIES: tuple[str, ...] = ("gaussian",)
+#: The chain rule's cross-fitting folds unless ``folds`` is given: the setting of its records
+#: (``python -m benchmarks cmi-chain`` and ``decomposition``).
+CHAIN_RULE_FOLDS = 5
 
 # Rows scored per forward pass at evaluation time (bounds activation memory, not the result).
 _EVAL_CHUNK = 8192
@@ -495,14 +506,14 @@ def estimate_cmi(
     if method != "cmine":
         z_discrete = is_discrete(z_t)
         if method == "auto":
-            method = _auto_method(z_t, discrete=z_discrete, folds=folds or AUTO_FOLDS)
+            method = _auto_method(z_t, discrete=z_discrete, folds=folds or CHAIN_RULE_FOLDS)
     if method == "chain_rule":
         return _chain_rule(
             x_t,
             y_t,
             z_t,
             discrete=z_discrete,
-            folds=folds or AUTO_FOLDS,
+            folds=folds or CHAIN_RULE_FOLDS,
             families=_resolve_families(CHAIN_RULE_FAMILIES if families is None else families),
             split=(0.7, 0.1, 0.2) if split is None else split,
             scaler=scaler,

@@ -39,7 +39,7 @@ TIME_FRACTION, TIME_LIMIT_S = 0.5, 10.0
 def scored_on(s: Summary) -> str:
     """Short form of what the estimate was computed on (the protocol table has the details)."""
     if (s.library, s.estimator) == BEYOND_OURS:
-        return "every row once (5-fold cross-fit)"
+        return "every row once (cross-fit)"
     if s.library in ("miestim", "torch-mist"):
         return "held-out 20%"
     if s.library == "bmi" and s.estimator not in ("ksg", "cca"):
