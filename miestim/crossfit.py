@@ -219,7 +219,7 @@ def _training_rows(x: torch.Tensor, y: torch.Tensor, fold: _Fold) -> Callable[[t
 
 def _fit_residuals(
     x: torch.Tensor, y: torch.Tensor, prepared: list[_Fold], *, budget: Budget, generator: torch.Generator, progress: bool | None
-) -> tuple[list[Critic], list[TrainingHistory]]:
+) -> tuple[list[SeparableResidualCritic], list[TrainingHistory]]:
     """Train every fold's residual critic in lockstep (:class:`~miestim.fold_stack.StackedResidualCritics`), each on its own training rows."""
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     stacked = StackedResidualCritics([fold.anchor for fold in prepared], seed=seed)
@@ -249,7 +249,7 @@ def _fit_residuals(
         description=f"estimate_mi[auto: residual, {len(prepared)} folds]",
         drop=lambda k, evaluations: _losing(last[k], prepared[k], evaluations),
     )
-    return list(critics), histories
+    return critics, histories
 
 
 def _fit_family(
@@ -331,9 +331,9 @@ def crossfit_rows(
     if "residual" in neural:
         start = time.perf_counter()
         trained, traces = _fit_residuals(x, y, prepared, budget=budget, generator=generator, progress=progress)
-        for k, (critic, trace) in enumerate(zip(trained, traces)):
-            critics[k]["residual"], histories[k]["residual"] = critic, trace
-            seconds[k]["residual"] = (time.perf_counter() - start) / len(prepared)
+        share = (time.perf_counter() - start) / len(prepared)
+        for k, (residual, trace) in enumerate(zip(trained, traces)):
+            critics[k]["residual"], histories[k]["residual"], seconds[k]["residual"] = residual, trace, share
     for family in (f for f in neural if f != "residual"):
         for k, fold in enumerate(prepared):
             start = time.perf_counter()
@@ -352,7 +352,7 @@ def crossfit_rows(
         rows = fold.rows
         x_test, y_test = take_rows(x, rows.test, fold.sx), take_rows(y, rows.test, fold.sy)
         values[rows.test] = _joint_scores(critics[k][family], x_test, y_test)
-        scores = {name: float(r.mean()) for name, r in val_rows.items()} if neural else {}
+        scores = {name: float(r.mean()) for name, r in val_rows.items()}
         reports.append(
             FoldReport(family, scores, seconds[k], rows.train.numel(), rows.validation.numel(), rows.test.numel(), histories[k][family], readouts)
         )
