@@ -23,6 +23,7 @@ __all__ = [
     "check_constant_columns",
     "check_choice",
     "check_fraction",
+    "check_split",
     "check_kwargs",
     "check_optional_bool",
     "check_positive_float",
@@ -230,6 +231,14 @@ def check_fraction(values: Sequence[float], *, name: str) -> tuple[float, ...]:
     if abs(sum(values) - 1.0) > 1e-6:
         raise ValueError(f"{name} must sum to 1; got {values} (sum {sum(values):.4g}).")
     return values
+
+
+def check_split(values: Sequence[float], *, name: str = "split") -> tuple[float, float, float]:
+    """Check train / validation / test fractions: three, each in (0, 1), summing to 1."""
+    values = check_fraction(values, name=name)
+    if len(values) != 3:
+        raise ValueError(f"{name} must have 3 fractions (train, validation, test); got {len(values)}.")
+    return values[0], values[1], values[2]
 
 
 def check_choice(value: Any, *, name: str, choices: Iterable[str]) -> str:

@@ -227,7 +227,7 @@ def decompose(
     0.195 for ``"cmi"`` (4.2 s against 69 s), whose k-NN product samples are coarse in 8 conditioning
     dimensions. Its default MIs use the Gaussian-copula critic, which cannot see dependence
     beyond a Gaussian copula (an XOR of bits reads 0): for such data pass
-    ``mi_kwargs={"families": miestim.crossfit.DEFAULT_FAMILIES}`` (the Gaussian and residual families),
+    ``mi_kwargs={"families": ("gaussian", "residual")}`` (the Gaussian and residual families),
     ``mi_estimator="smile"``, or ``method="cmi"``.
 
     Args:
@@ -284,6 +284,8 @@ def decompose(
     check_choice(cmi_estimator, name="cmi_estimator", choices=("cmine",))
     mi_kwargs = check_kwargs(mi_kwargs, name="mi_kwargs", target=estimate_mi, exclude=("x", "y"))
     cmi_kwargs = check_kwargs(cmi_kwargs, name="cmi_kwargs", target=estimate_cmi, exclude=("x", "y", "z"))
+    if "estimator" in mi_kwargs:
+        raise ValueError(f"mi_kwargs must not name the estimator (got estimator={mi_kwargs['estimator']!r}); pass mi_estimator= instead.")
     if anchor is None:
         anchor = next(iter(modalities))
     if anchor not in modalities:

@@ -18,13 +18,14 @@ from ._validation import (
     check_optional_bool,
     check_positive_float,
     check_positive_int,
+    check_split,
     make_generator,
     resolve_device,
 )
 from .critics import Critic
-from .crossfit import DEFAULT_FAMILIES, FAMILIES, Budget, FoldReport, crossfit_rows, fold_splits
+from .crossfit import DEFAULT_FAMILIES, FAMILIES, KNN_MAX_DIM, Budget, FoldReport, crossfit_rows, fold_splits
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
-from .estimators import MIEstimator, make_estimator
+from .estimators import ESTIMATORS, MIEstimator, make_estimator
 from .heldout import summarize_rows
 from .result import EstimateResult
 from .training import (
@@ -146,9 +147,16 @@ def _resolve_folds(folds: int | None, estimator: str | MIEstimator) -> int:
     return folds
 
 
-def _resolve_families(families: Sequence[str] | None) -> tuple[str, ...]:
+def validation_share(split: Sequence[float]) -> float:
+    """The validation rows' share of a cross-fitting fold's non-test rows: ``split``'s validation fraction over its first two."""
+    train, validation, _ = check_split(split)
+    return validation / (train + validation)
+
+
+def _resolve_families(families: Sequence[str] | None, *, columns: int) -> tuple[str, ...]:
+    """The families to race: as given (the Gaussian critic always among them), or the defaults for data of ``columns`` columns in all."""
     if families is None:
-        return DEFAULT_FAMILIES
+        return tuple(f for f in DEFAULT_FAMILIES if f != "knn" or columns <= KNN_MAX_DIM)
     if isinstance(families, str) or not isinstance(families, Sequence):
         raise TypeError(f"families must be a sequence of names from {FAMILIES}; got {families!r}.")
     for name in families:
@@ -160,8 +168,8 @@ def estimate_mi(
     x: Any,
     y: Any,
     *,
-    estimator: str | MIEstimator = "smile",
-    critic: str | Critic = "separable",
+    estimator: str | MIEstimator = "auto",
+    critic: str | Critic | None = None,
     critic_kwargs: dict[str, Any] | None = None,
     estimator_kwargs: dict[str, Any] | None = None,
     batch_size: int | None = None,
@@ -180,24 +188,30 @@ def estimate_mi(
     folds: int | None = None,
     families: Sequence[str] | None = None,
 ) -> EstimateResult:
-    r"""Estimate the mutual information :math:`I(X;Y)` in nats with a trained neural critic.
+    r"""Estimate the mutual information :math:`I(X;Y)` in nats, on rows the critic never trained or stopped on.
 
     .. math::
 
         I(X;Y) = \mathbb{E}_{p(x,y)}\Big[\log \frac{p(x,y)}{p(x)\,p(y)}\Big]
 
-    Procedure: the samples are split at random into train / validation / test; each column
-    is mapped to normal scores with the training split's empirical CDF (see ``standardize``);
-    the estimator's critic is trained with Adam on mini-batches of the training split, and
-    its weights are averaged over steps (Polyak, decay 0.99). Every ``eval_every`` steps the
-    averaged critic is scored on the validation split (:meth:`~miestim.MIEstimator.validation_score`:
-    the bound itself, or the classification objective for JS-trained critics); training
-    stops when that score has not improved for ``patience`` evaluations or after
-    ``max_steps``, and the critic of the best validation score is kept. It is then evaluated
-    on the test split, which it never trained on and which played no part in stopping: all
-    pairs of the test split (in batches of at most ``eval_batch_size``) are scored, ``value``
-    is the estimator's readout on them and ``stderr`` its delete-a-group jackknife standard
-    error.
+    Default procedure (``estimator="auto"``): the rows are cut into ``folds`` test folds. For
+    each fold the other rows are split into training and validation rows, each column is
+    mapped to normal scores with the training rows' empirical CDF (see ``standardize``), and
+    a race of critic families is run on them (see ``estimator``). The family the validation
+    rows choose scores the fold's test rows; every row is held out exactly once, ``value`` is
+    the mean of all ``n`` per-row scores and ``stderr`` their standard error.
+
+    Named estimators (``estimator="smile"`` ...) use one random train / validation / test
+    split instead: the estimator's critic is trained with Adam on mini-batches of the
+    training split, and its weights are averaged over steps (Polyak, decay 0.99). Every
+    ``eval_every`` steps the averaged critic is scored on the validation split
+    (:meth:`~miestim.MIEstimator.validation_score`: the bound itself, or the classification
+    objective for JS-trained critics); training stops when that score has not improved for
+    ``patience`` evaluations or after ``max_steps``, and the critic of the best validation
+    score is kept. It is then evaluated on the test split, which it never trained on and
+    which played no part in stopping: all pairs of the test split (in batches of at most
+    ``eval_batch_size``) are scored, ``value`` is the estimator's readout on them and
+    ``stderr`` its delete-a-group jackknife standard error.
 
     Accepted inputs: numpy arrays — memory-mapped ones (``np.load(path, mmap_mode="r")``)
     included —, torch tensors (detached; ``requires_grad`` is ignored), pandas objects and
@@ -211,29 +225,38 @@ def estimate_mi(
     Args:
         x: ``(n, dx)`` samples (numpy array or torch tensor; 1-D means ``dx = 1``).
         y: ``(n, dy)`` samples paired row by row with ``x``.
-        estimator: a name from :data:`miestim.ESTIMATORS` (``"smile"`` default, ``"mine"``,
-            ``"nwj"``, ``"infonce"``, ``"js"``, ``"dv"``, ``"tuba"``, ``"interpolated"``), an
-            :class:`~miestim.MIEstimator` instance (used as is; ``critic`` is then ignored), or
-            ``"auto"``: critic families chosen on validation, cross-fitted (see ``folds``).
-            In each fold the Gaussian-copula critic (:class:`~miestim.copula.GaussianCopulaCritic`,
-            the closed-form log density ratio of a Ledoit-Wolf Gaussian fitted to the training
-            rows' normal scores) is fitted, and each neural family of ``families`` is trained
-            with the JS objective: ``"residual"`` (default; the Gaussian critic plus a separable
-            MLP residual that starts at zero; the residual critics of all folds train in lockstep
-            as one stacked module, :class:`~miestim.fold_stack.StackedResidualCritics`),
-            ``"joint"`` (opt-in; the Gaussian critic plus an MLP on ``[x; y]``, trained on 16
-            sampled product pairs per row), ``"separable"`` (opt-in; a plain separable critic).
-            A neural family is dropped after two validation rounds unless its per-row JS
-            objective beats the Gaussian critic's by two paired standard errors; of the families
-            left, the one with the best validation JS objective is kept. The readout is the kept
+        estimator: ``"auto"`` (default): critic families chosen on validation, cross-fitted
+            (see ``folds``). In each fold the Gaussian-copula critic
+            (:class:`~miestim.copula.GaussianCopulaCritic`, the closed-form log density ratio of
+            a Ledoit-Wolf Gaussian fitted to the training rows' normal scores) is fitted, and so
+            is each other family of ``families``: ``"knn"`` (default when ``x`` and ``y`` have
+            at most :data:`~miestim.crossfit.KNN_MAX_DIM` columns together;
+            :class:`~miestim.knn_critic.KSGCritic`, the KSG estimate of the log density ratio
+            from the training rows, nothing trained), ``"residual"`` (default; the Gaussian
+            critic plus a separable MLP residual that starts at zero, trained with the JS
+            objective; the residual critics of all folds train in lockstep as one stacked
+            module, :class:`~miestim.fold_stack.StackedResidualCritics`), ``"joint"`` (opt-in;
+            the Gaussian critic plus an MLP on ``[x; y]``, trained on 16 sampled product pairs
+            per row), ``"separable"`` (opt-in; a plain separable critic). A neural family is
+            dropped after two validation rounds unless its per-row JS objective beats the
+            Gaussian critic's by two paired standard errors. Each fold keeps the simplest family
+            (in the order of :data:`~miestim.crossfit.FAMILIES`) that the family of the best
+            validation JS objective does not beat by two paired standard errors; a kept k-NN
+            critic is rebuilt on all of the fold's non-test rows. The readout is the kept
             critic's mean score on the test rows: the JS objective is maximised by the log
             density ratio, so that mean is the held-out mean log ratio, the readout with zero
             bias for the exact critic (DV's partition estimate is dominated by the product
             pairs a critic scores far off the joint support). ``result.extra`` says which family
-            each fold kept and every family's validation JS score and readout.
-        critic: ``"separable"`` (default), ``"concat"``, ``"bilinear"`` or a critic instance.
-        critic_kwargs: passed to the critic (``hidden``, ``embed_dim``, ``activation``).
-        estimator_kwargs: passed to the estimator (``clip``, ``alpha``, ``momentum``, ...).
+            each fold kept and every family's validation JS score and readout;
+            ``result.estimator`` is a :class:`torch.nn.ModuleList` of the folds' kept critics.
+            Or a name from :data:`miestim.ESTIMATORS` (``"smile"``, ``"mine"``, ``"nwj"``,
+            ``"infonce"``, ``"js"``, ``"dv"``, ``"tuba"``, ``"interpolated"``): that bound, on one
+            split, with ``critic``; or an :class:`~miestim.MIEstimator` instance (used as is;
+            ``critic`` must then be left out).
+        critic: named estimators only: ``"separable"`` (default), ``"concat"``, ``"bilinear"`` or
+            a critic instance.
+        critic_kwargs: named estimators only: passed to the critic (``hidden``, ``embed_dim``, ``activation``).
+        estimator_kwargs: named estimators only: passed to the estimator (``clip``, ``alpha``, ``momentum``, ...).
         batch_size: training batch size (default 256; 128 for ``"auto"``); shrunk with a warning
             if larger than the training split.
         max_steps: maximum training steps (default 3000; 1500 for ``"auto"``); or give ``max_epochs``.
@@ -265,7 +288,9 @@ def estimate_mi(
             mean of the per-row values of all ``n`` rows (``result.row_values``) and ``stderr`` their
             standard error. Named estimators use one split (``folds=None`` or 1).
         families: ``estimator="auto"`` only: the critic families to consider, from
-            :data:`miestim.crossfit.FAMILIES` (default :data:`~miestim.crossfit.DEFAULT_FAMILIES`: the Gaussian and residual families; the Gaussian critic is always fitted).
+            :data:`miestim.crossfit.FAMILIES` (default :data:`~miestim.crossfit.DEFAULT_FAMILIES`:
+            the Gaussian, k-NN and residual families, the k-NN one only up to
+            :data:`~miestim.crossfit.KNN_MAX_DIM` columns; the Gaussian critic is always fitted).
         distributed: run as one of the ranks of a ``torch.distributed`` process group (e.g.
             under ``torchrun``). ``None`` (default): when a group of more than one process is
             initialised. Every rank must pass the same data and options; the split, scaling
@@ -278,7 +303,8 @@ def estimate_mi(
             embedded in shares the same way. The result — read on rank 0 and broadcast — is
             identical on every rank and equal to a one-process run's up to float rounding.
             ``seed=None`` uses rank 0's fresh seed. ``False``: ignore the process group
-            (e.g. independent estimates on each rank).
+            (e.g. independent estimates on each rank). With ``estimator="auto"`` every rank
+            runs the whole cross-fit (no speed-up) and rank 0's result is broadcast.
 
     Returns:
         :class:`~miestim.EstimateResult` with ``value`` and ``stderr`` in nats.
@@ -326,11 +352,21 @@ def estimate_mi(
         if seed is None:
             seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
+    if isinstance(estimator, str):
+        estimator = check_choice(estimator, name="estimator", choices=["auto", *ESTIMATORS])
     folds = _resolve_folds(folds, estimator)
     if auto:
-        families = _resolve_families(families)
-        if critic != "separable" or critic_kwargs or estimator_kwargs:
-            raise ValueError("estimator='auto' chooses its own critics; critic, critic_kwargs and estimator_kwargs apply to named estimators only.")
+        families = _resolve_families(families, columns=x_t.shape[1] + y_t.shape[1])
+        given = [
+            name
+            for name, unset in (("critic", critic is None), ("critic_kwargs", not critic_kwargs), ("estimator_kwargs", not estimator_kwargs))
+            if not unset
+        ]
+        if given:
+            raise ValueError(
+                f"estimator='auto' (the default) chooses its own critics, so {' and '.join(given)} cannot be given; "
+                "they configure a named estimator: pass e.g. estimator='smile' as well."
+            )
         budget = Budget(
             batch_size=batch_size,
             lr=lr,
@@ -342,7 +378,7 @@ def estimate_mi(
         values, reports, critics = crossfit_rows(
             x_t,
             y_t,
-            splits=fold_splits(n, folds, split[1] / (split[0] + split[1]), generator=generator),
+            splits=fold_splits(n, folds, validation_share(split), generator=generator),
             families=families,
             scaler=scaler,
             budget=budget,
@@ -381,7 +417,7 @@ def estimate_mi(
             estimator,
             x_t.shape[1],
             y_t.shape[1],
-            **({"critic": critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
+            **({"critic": "separable" if critic is None else critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
             **estimator_kwargs,
         ).to(dev)
     if not distributed and module.scores_global_batch:

@@ -15,7 +15,6 @@ from ._validation import (
     check_choice,
     check_consistent_length,
     check_constant_columns,
-    check_fraction,
     check_positive_float,
     check_positive_int,
     make_generator,
@@ -25,7 +24,7 @@ from .chain_rule import chain_rule_rows
 from .cmine import CMINE, READOUTS
 from .crossfit import Budget
 from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
-from .estimate import _resolve_families, crossfit_result, resolve_distributed, resolve_steps
+from .estimate import _resolve_families, crossfit_result, resolve_distributed, resolve_steps, validation_share
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
@@ -50,7 +49,7 @@ MIN_STRATUM_ROWS_PER_FOLD = 20
 #: four families of ``estimate_mi(estimator="auto")``, trained fold by fold, took 177 s for one term at
 #: n = 80,000 (d = 5 chain, one thread; every fold kept the Gaussian critic), against a 60 s budget for
 #: both terms, so the closed-form Gaussian-copula critic is the default; pass
-#: ``families=miestim.crossfit.DEFAULT_FAMILIES`` for the Gaussian and residual families.
+#: ``families=("gaussian", "residual")`` for the Gaussian and residual families.
 CHAIN_RULE_FAMILIES: tuple[str, ...] = ("gaussian",)
 #: The chain rule's cross-fitting folds unless ``folds`` is given: the setting of its records
 #: (``python -m benchmarks cmi-chain`` and ``decomposition``).
@@ -234,9 +233,6 @@ def _chain_rule(
     start: float,
 ) -> EstimateResult:
     """``estimate_cmi(method="chain_rule")`` on validated tensors (see :mod:`miestim.chain_rule`)."""
-    split = check_fraction(split, name="split")
-    if len(split) != 3:
-        raise ValueError(f"split must have 3 fractions (train, validation, test); got {len(split)}.")
     # I(V;W,Z) = I(V;W|Z) + I(V;Z): with V the variable z predicts less, both terms are smaller.
     variable = "x" if discrete else less_predictable(x, y, z, rows=torch.arange(x.shape[0], device=x.device))
     values, extra, critics, reports = chain_rule_rows(
@@ -246,7 +242,7 @@ def _chain_rule(
         variable=variable,
         discrete=discrete,
         folds=folds,
-        validation_fraction=split[1] / (split[0] + split[1]),
+        validation_fraction=validation_share(split),
         families=families,
         scaler=scaler,
         budget=budget,
@@ -436,7 +432,8 @@ def estimate_cmi(
             closed-form Gaussian-copula critic alone: exact in model class for data with a
             Gaussian copula, and seconds at n = 80,000 where the race of all four families of
             ``estimate_mi(estimator="auto")`` took minutes per term). On data whose copula is
-            not Gaussian pass ``miestim.crossfit.DEFAULT_FAMILIES`` to race the residual family too.
+            not Gaussian pass ``("gaussian", "residual")`` to race the residual family too (or
+            add ``"knn"`` when x, y and z have few columns: an explicit ``"knn"`` runs at any dimension).
 
     Returns:
         :class:`~miestim.EstimateResult` with ``quantity="I(X;Y|Z)"``, ``value`` and ``stderr``
@@ -514,7 +511,7 @@ def estimate_cmi(
             z_t,
             discrete=z_discrete,
             folds=folds or CHAIN_RULE_FOLDS,
-            families=_resolve_families(CHAIN_RULE_FAMILIES if families is None else families),
+            families=_resolve_families(CHAIN_RULE_FAMILIES if families is None else families, columns=x_t.shape[1] + y_t.shape[1] + z_t.shape[1]),
             split=(0.7, 0.1, 0.2) if split is None else split,
             scaler=scaler,
             budget=Budget(

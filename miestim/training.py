@@ -15,7 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._reduction import column_sum
-from ._validation import check_fraction, check_positive_int, did_you_mean, warn_shrunk_batch
+from ._validation import check_positive_int, check_split, did_you_mean, warn_shrunk_batch
 from .distributed import average_gradients, broadcast_module, broadcast_values, is_main_process
 from .result import TrainingHistory
 
@@ -47,9 +47,7 @@ class Split:
 
 def random_split(n: int, fractions: tuple[float, ...], *, generator: torch.Generator, min_test: int = 2) -> Split:
     """Randomly split ``range(n)`` into train / validation / test by ``fractions``."""
-    fractions = check_fraction(fractions, name="split")
-    if len(fractions) != 3:
-        raise ValueError(f"split must have 3 fractions (train, validation, test); got {len(fractions)}.")
+    fractions = check_split(fractions)
     n_val = round(n * fractions[1])
     n_test = round(n * fractions[2])
     n_train = n - n_val - n_test

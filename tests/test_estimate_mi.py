@@ -8,6 +8,8 @@ import miestim
 from miestim.gaussian import CorrelatedGaussianTask, RotatedTask, TransformedTask
 
 FAST = dict(max_steps=600, progress=False)
+# The named estimators' one-split machinery (history, epochs, batch shrinking) is tested through SMILE.
+NAMED = dict(estimator="smile", progress=False)
 
 # Tolerances. Each estimate is checked as  true - bias <= value <= true + 4 * stderr  for
 # valid lower bounds: a held-out lower bound may only exceed the truth by sampling noise,
@@ -51,18 +53,19 @@ def test_rotated_and_transformed_gaussian_keeps_its_mi(transform):
 
 
 def test_rank_scaling_is_what_rescues_heavy_tails():
-    # With plain z-scoring the cubed marginals (tails at ~15 sd) starve the critic: it
-    # stays far below the truth, so the default's success above is the rank scaling's doing.
+    # With plain z-scoring the cubed marginals (tails at ~15 sd) starve SMILE's critic: it
+    # stays far below the truth, so its success on rank-scaled data is the rank scaling's doing.
     task = TransformedTask(RotatedTask(CorrelatedGaussianTask(5, 2.0), seed=3), transform="cube")
     x, y = task.sample(6000, seed=3)
-    zscored = miestim.estimate_mi(x, y, seed=0, standardize="zscore", **FAST)
+    zscored = miestim.estimate_mi(x, y, estimator="smile", seed=0, standardize="zscore", **FAST)
     assert zscored.value + 4 * zscored.stderr < task.mutual_information - allowance(task.mutual_information)
 
 
+@pytest.mark.parametrize("estimator", ["auto", "smile"])
 @pytest.mark.parametrize("standardize", [True, "zscore", False])
-def test_other_scalings_run_on_gaussian_data(standardize):
+def test_other_scalings_run_on_gaussian_data(standardize, estimator):
     x, y = CorrelatedGaussianTask(2, 1.0).sample(3000, seed=5)
-    res = miestim.estimate_mi(x, y, seed=0, standardize=standardize, **FAST)
+    res = miestim.estimate_mi(x, y, estimator=estimator, seed=0, standardize=standardize, **FAST)
     check(res, 1.0, two_sided=True)
 
 
@@ -73,9 +76,31 @@ def test_independent_data_gives_zero_within_three_standard_errors(name):
     assert abs(res.value) <= 3 * res.stderr, res
 
 
+def test_the_default_is_the_cross_fitted_auto_estimator():
+    x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
+    res = miestim.estimate_mi(x, y, seed=0, max_steps=50, progress=False)
+    assert res.method == "auto" and res.extra["folds"] == 3 and res.n_test == 1000
+    assert res.evaluated_on.startswith("every row once")
+    assert isinstance(res.estimator, torch.nn.ModuleList) and len(res.estimator) == 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, given",
+    [
+        ({"critic": "concat"}, "critic"),
+        ({"critic_kwargs": {"hidden": (8,)}}, "critic_kwargs"),
+        ({"estimator_kwargs": {"clip": 5.0}, "critic": "bilinear"}, "critic and estimator_kwargs"),
+    ],
+)
+def test_named_estimator_options_with_the_default_say_what_to_pass(kwargs, given):
+    x, y = CorrelatedGaussianTask(1, 0.5).sample(200, seed=0)
+    with pytest.raises(ValueError, match=f"so {given} cannot be given.*estimator='smile'"):
+        miestim.estimate_mi(x, y, progress=False, **kwargs)
+
+
 def test_result_contract_and_held_out_split():
     x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
-    res = miestim.estimate_mi(x, y, seed=0, max_steps=50, eval_every=25, progress=False)
+    res = miestim.estimate_mi(x, y, seed=0, max_steps=50, eval_every=25, **NAMED)
     assert isinstance(res, miestim.EstimateResult)
     assert (res.n_train, res.n_validation, res.n_test) == (700, 100, 200)
     assert res.units == "nats" and res.evaluated_on == "held-out test split"
@@ -89,10 +114,10 @@ def test_same_seed_same_result_and_global_rng_untouched():
     x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
     torch.manual_seed(123)
     state = torch.get_rng_state()
-    a = miestim.estimate_mi(x, y, seed=7, max_steps=60, progress=False)
+    a = miestim.estimate_mi(x, y, seed=7, max_steps=60, **NAMED)
     assert torch.equal(state, torch.get_rng_state())
-    b = miestim.estimate_mi(torch.from_numpy(x), torch.from_numpy(y), seed=7, max_steps=60, progress=True)
-    c = miestim.estimate_mi(x, y, seed=8, max_steps=60, progress=False)
+    b = miestim.estimate_mi(torch.from_numpy(x), torch.from_numpy(y), estimator="smile", seed=7, max_steps=60, progress=True)
+    c = miestim.estimate_mi(x, y, seed=8, max_steps=60, **NAMED)
     assert a.value == b.value and a.stderr == b.stderr
     assert a.value != c.value
 
@@ -112,20 +137,22 @@ def test_one_dimensional_inputs_and_integer_dtypes_are_accepted():
     rng = np.random.default_rng(0)
     x = rng.integers(0, 20, size=600)
     y = x + rng.integers(0, 3, size=600)
-    res = miestim.estimate_mi(x, y, max_steps=30, progress=False)
+    res = miestim.estimate_mi(x, y, max_steps=30, **NAMED)
     assert np.isfinite(res.value) and res.estimator.x_dim == 1
+    res = miestim.estimate_mi(x, y, max_steps=30, progress=False)
+    assert np.isfinite(res.value) and res.estimator[0].x_dim == 1
 
 
 def test_batch_larger_than_training_split_shrinks_with_warning():
     x, y = CorrelatedGaussianTask(1, 0.5).sample(100, seed=0)
     with pytest.warns(UserWarning, match="batch_size=500 is larger than the 70 training samples"):
-        res = miestim.estimate_mi(x, y, batch_size=500, max_steps=10, progress=False)
+        res = miestim.estimate_mi(x, y, batch_size=500, max_steps=10, **NAMED)
     assert np.isfinite(res.value)
 
 
 def test_max_epochs_sets_the_number_of_steps():
     x, y = CorrelatedGaussianTask(1, 0.5).sample(1000, seed=0)
-    res = miestim.estimate_mi(x, y, batch_size=100, max_epochs=2, eval_every=3, patience=100, progress=False)
+    res = miestim.estimate_mi(x, y, batch_size=100, max_epochs=2, eval_every=3, patience=100, **NAMED)
     assert res.history.steps[-1] == 14  # 700 training samples / 100 per batch * 2 epochs
 
 
@@ -145,7 +172,8 @@ GOOD = np.random.default_rng(0).normal(size=(50, 2))
         ("abc", GOOD, {}, TypeError, "x must be a numpy array or torch tensor"),
         (np.zeros((0, 2)), np.zeros((0, 2)), {}, ValueError, "x needs at least 1 samples; got 0"),
         (np.c_[GOOD[:, 0], np.ones(50)], GOOD, {}, ValueError, r"x has constant \(zero-variance\) columns \[1\]"),
-        (GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for the split"),
+        (GOOD[:8], GOOD[:8], {}, ValueError, "8 samples are too few for 3 folds"),
+        (GOOD[:8], GOOD[:8], {"estimator": "smile"}, ValueError, "8 samples are too few for the split"),
         (GOOD, GOOD, {"lr": 0.0}, ValueError, "lr must be a finite number > 0"),
         (GOOD, GOOD, {"batch_size": 1}, ValueError, "batch_size must be an integer >= 2"),
         (GOOD, GOOD, {"max_steps": 0}, ValueError, "max_steps must be an integer >= 1"),
@@ -153,6 +181,7 @@ GOOD = np.random.default_rng(0).normal(size=(50, 2))
         (GOOD, GOOD, {"split": (0.5, 0.5, 0.5)}, ValueError, "split must sum to 1"),
         (GOOD, GOOD, {"seed": -1}, ValueError, "seed must be an integer >= 0"),
         (GOOD, GOOD, {"estimator": "infonse"}, ValueError, "Did you mean 'infonce'"),
+        (GOOD, GOOD, {"estimator": "autp"}, ValueError, "Did you mean 'auto'"),
         (GOOD, GOOD, {"device": "gpu0"}, ValueError, "device must name a torch device"),
         (GOOD, GOOD, {"standardize": "minmax"}, ValueError, "standardize must be True, False, 'zscore' or 'rank'"),
     ],

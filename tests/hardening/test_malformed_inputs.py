@@ -36,7 +36,20 @@ X = RNG.normal(size=(N, 2)).astype(np.float32)
 Y = (X + RNG.normal(size=(N, 2))).astype(np.float32)
 Z = (X[:, :1] + RNG.normal(size=(N, 1))).astype(np.float32)
 
-TINY_MI = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64, critic_kwargs={"hidden": (8,), "embed_dim": 4}, seed=0, progress=False)
+TINY_MI = dict(
+    estimator="smile",
+    max_steps=3,
+    eval_every=3,
+    batch_size=8,
+    eval_batch_size=64,
+    critic_kwargs={"hidden": (8,), "embed_dim": 4},
+    seed=0,
+    progress=False,
+)
+# What the chain-rule decomposition passes on to its SMILE fits (it names the estimator itself).
+DECOMPOSE_MI = {k: v for k, v in TINY_MI.items() if k != "estimator"}
+# The default estimator, "auto": the same input handling, then its own cross-fit.
+TINY_AUTO = dict(max_steps=3, eval_every=3, batch_size=8, eval_batch_size=64, seed=0, progress=False)
 TINY_CMI = dict(method="cmine", max_steps=3, eval_every=3, batch_size=8, hidden=(8,), k=2, seed=0, progress=False)
 
 
@@ -44,12 +57,16 @@ def run_mi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
     return miestim.estimate_mi(x, y, **{**TINY_MI, **kwargs}).value
 
 
+def run_auto(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
+    return miestim.estimate_mi(x, y, **{**TINY_AUTO, **kwargs}).value
+
+
 def run_cmi(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
     return miestim.estimate_cmi(x, y, z, **{**TINY_CMI, **kwargs}).value
 
 
 def run_decompose(x: Any, y: Any, z: Any, **kwargs: Any) -> float:
-    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_estimator="smile", mi_kwargs=TINY_MI, progress=False, **kwargs)
+    d = miestim.decompose({"t": x, "a": y}, z, method="chain_rule", mi_estimator="smile", mi_kwargs=DECOMPOSE_MI, progress=False, **kwargs)
     return d.invariant + d.complementary + sum(d.specific.values())
 
 
@@ -61,11 +78,12 @@ def run_sampler(x: Any, y: Any, z: Any, **kwargs: Any) -> torch.Tensor:
 # entry point -> (runner, the name each data role has in its messages)
 ENTRIES: dict[str, tuple[Callable[..., Any], dict[str, str]]] = {
     "estimate_mi": (run_mi, {"x": "x", "y": "y"}),
+    "estimate_mi[auto]": (run_auto, {"x": "x", "y": "y"}),
     "estimate_cmi": (run_cmi, {"x": "x", "y": "y", "z": "z"}),
     "decompose": (run_decompose, {"x": "modalities['t']", "y": "modalities['a']", "z": "target"}),
     "KNNSampler": (run_sampler, {"x": "z_bank"}),
 }
-ESTIMATORS = ("estimate_mi", "estimate_cmi", "decompose")
+ESTIMATORS = ("estimate_mi", "estimate_mi[auto]", "estimate_cmi", "decompose")
 
 
 _CLEAN = object()
@@ -179,7 +197,7 @@ def test_a_single_sample_is_refused(entry):
 
 @pytest.mark.parametrize("entry", ESTIMATORS)
 def test_too_few_samples_for_the_split_are_refused(entry):
-    with pytest.raises(ValueError, match=r"8 samples are too few for the split"):
+    with pytest.raises(ValueError, match=r"8 samples are too few for (the split|3 folds)"):
         ENTRIES[entry][0](X[:8], Y[:8], Z[:8])
 
 
@@ -361,6 +379,10 @@ HYPER = [
     ("estimate_mi", {"critic_kwargs": [8]}, TypeError, "critic_kwargs must be a dict of keyword arguments"),
     ("estimate_mi", {"estimator_kwargs": {"clp": 3.0}}, TypeError, r"estimator_kwargs has unknown option\(s\) \['clp'\] .*Did you mean 'clip'"),
     ("estimate_mi", {"critic_kwargs": {"hidden": (8,), "activation": "rellu"}}, ValueError, r"activation must be one of .*Did you mean 'relu'"),
+    ("estimate_mi[auto]", {"split": (0.5, 0.6, 0.1)}, ValueError, "split must sum to 1"),
+    ("estimate_mi[auto]", {"folds": 1}, ValueError, "estimator='auto' cross-fits, so folds must be >= 2"),
+    ("estimate_mi[auto]", {"families": ["gaussian", "nn"]}, ValueError, "families must be one of"),
+    ("estimate_mi[auto]", {"critic": "concat"}, ValueError, "so critic cannot be given"),
     ("estimate_cmi", {"k": 0}, ValueError, "k must be an integer >= 1; got 0"),
     ("estimate_cmi", {"k": 11}, ValueError, r"k=11 is too large: .* the validation split has 12 samples"),
     ("estimate_cmi", {"k": 2.0}, TypeError, "k must be an integer >= 1"),
@@ -380,6 +402,12 @@ HYPER = [
     ("decompose", {"mi_kwargs": {"max_step": 3}}, TypeError, r"mi_kwargs has unknown option\(s\) \['max_step'\] .*Did you mean 'max_steps'"),
     ("decompose", {"cmi_kwargs": {"kk": 3}}, TypeError, r"cmi_kwargs has unknown option\(s\) \['kk'\] for estimate_cmi"),
     ("decompose", {"mi_kwargs": "fast"}, TypeError, "mi_kwargs must be a dict of keyword arguments"),
+    (
+        "decompose",
+        {"mi_kwargs": {"estimator": "dv"}},
+        ValueError,
+        r"mi_kwargs must not name the estimator \(got estimator='dv'\); pass mi_estimator=",
+    ),
     ("decompose", {"anchor": "v"}, ValueError, r"anchor must be one of the modalities \['t', 'a'\]; got 'v'"),
     ("decompose", {"method": "cmi", "cmi_kwargs": {"k": 20}}, ValueError, "k=20 is too large"),
     ("KNNSampler", {"k": 0}, ValueError, "k must be an integer >= 1; got 0"),
@@ -401,13 +429,14 @@ def test_bad_hyper_parameters_are_refused_naming_them(entry, kwargs, exc, match)
     with pytest.raises(exc, match=match):
         if entry == "decompose":
             miestim.decompose(
-                {"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_estimator": "smile", "mi_kwargs": TINY_MI, "progress": False, **kwargs}
+                {"t": X, "a": Y}, Z, **{"method": "chain_rule", "mi_estimator": "smile", "mi_kwargs": DECOMPOSE_MI, "progress": False, **kwargs}
             )
         else:
             runner(X, Y, Z, **kwargs)
 
 
-@pytest.mark.parametrize("entry, n_train", [("estimate_mi", 42), ("estimate_cmi", 36)])
+# 60 rows: 70% train for one split; a third held out per fold of three, 35 of the other 40 train.
+@pytest.mark.parametrize("entry, n_train", [("estimate_mi", 42), ("estimate_mi[auto]", 35), ("estimate_cmi", 36)])
 def test_batch_larger_than_the_data_shrinks_with_a_warning(entry, n_train):
     with pytest.warns(UserWarning, match=f"batch_size=500 is larger than the {n_train} training samples; using {n_train}"):
         value = call(entry, batch_size=500)

@@ -19,7 +19,8 @@ from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask
 
 X, Y = CorrelatedGaussianTask(2, 1.0).sample(300, seed=0)
 XC, YC, ZC = GaussianChainTask(1).sample(300, seed=0)
-MI = dict(max_steps=30, eval_every=5, batch_size=32, critic_kwargs={"hidden": (16,), "embed_dim": 8}, progress=False)
+SMILE_OPTIONS = dict(max_steps=30, eval_every=5, batch_size=32, critic_kwargs={"hidden": (16,), "embed_dim": 8}, progress=False)
+MI = dict(SMILE_OPTIONS, estimator="smile")
 CMI = dict(method="cmine", max_steps=30, eval_every=5, batch_size=32, hidden=(16,), progress=False)
 
 
@@ -81,7 +82,7 @@ def test_decompose_names_the_quantity_whose_fit_failed(monkeypatch):
     poison_at(monkeypatch, MIEstimator, "forward", step=3, value=float("nan"))
     match = r"decompose, while estimating I\(t;a\): estimate_mi\[smile\]: the training loss .* became nan at step 3"
     with pytest.raises(FloatingPointError, match=match):
-        miestim.decompose({"t": XC, "a": YC}, ZC, method="chain_rule", mi_estimator="smile", mi_kwargs=MI, progress=False)
+        miestim.decompose({"t": XC, "a": YC}, ZC, method="chain_rule", mi_estimator="smile", mi_kwargs=SMILE_OPTIONS, progress=False)
 
 
 def test_weights_are_not_updated_with_the_bad_step(monkeypatch):
@@ -97,6 +98,6 @@ def test_weights_are_not_updated_with_the_bad_step(monkeypatch):
 
     monkeypatch.setattr(MIEstimator, "forward", forward)
     with pytest.raises(FloatingPointError, match="became nan at step 3"):
-        miestim.estimate_mi(X, Y, estimator=estimator, **{k: v for k, v in MI.items() if k != "critic_kwargs"})
+        miestim.estimate_mi(X, Y, estimator=estimator, **{k: v for k, v in SMILE_OPTIONS.items() if k != "critic_kwargs"})
     assert all(torch.isfinite(p).all() for p in estimator.parameters())
     assert all(torch.equal(a, b) for a, b in zip(snapshots[2], estimator.parameters()))

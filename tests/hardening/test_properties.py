@@ -126,8 +126,13 @@ def test_infonce_is_not_symmetric():
 # The one-call estimators.
 
 X, Y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
-MI = dict(max_steps=200, eval_every=50, batch_size=64, critic_kwargs={"hidden": (32,), "embed_dim": 16}, seed=0, progress=False)
-TINY = dict(max_steps=20, eval_every=10, batch_size=32, critic_kwargs={"hidden": (16,), "embed_dim": 8}, seed=0, progress=False)
+# The default estimator ("auto"), and a named one with a small critic.
+MI = dict(max_steps=200, eval_every=50, batch_size=64, seed=0, progress=False)
+NAMED_MI = dict(
+    estimator="smile", max_steps=200, eval_every=50, batch_size=64, critic_kwargs={"hidden": (32,), "embed_dim": 16}, seed=0, progress=False
+)
+TINY = {"auto": dict(max_steps=20, eval_every=10, batch_size=32, seed=0, progress=False)}
+TINY["smile"] = dict(TINY["auto"], estimator="smile", critic_kwargs={"hidden": (16,), "embed_dim": 8})
 _BASE: dict[str, object] = {}
 
 
@@ -155,10 +160,11 @@ def test_jointly_permuted_samples_agree_within_the_combined_standard_error(seed)
 
 
 @pytest.mark.usefixtures("one_thread")
-@pytest.mark.parametrize("estimator", ["smile", "dv"])
+@pytest.mark.parametrize("estimator", ["auto", "smile", "dv"])
 def test_swapping_x_and_y_agrees_within_a_standard_error(estimator):
-    a = miestim.estimate_mi(X, Y, **{**MI, "estimator": estimator})
-    b = miestim.estimate_mi(Y, X, **{**MI, "estimator": estimator})
+    options = MI if estimator == "auto" else {**NAMED_MI, "estimator": estimator}
+    a = miestim.estimate_mi(X, Y, **options)
+    b = miestim.estimate_mi(Y, X, **options)
     assert abs(a.value - b.value) <= math.hypot(a.stderr, b.stderr), (a, b)
 
 
@@ -194,15 +200,16 @@ def apply(spec, v: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.usefixtures("one_thread")
+@pytest.mark.parametrize("estimator", sorted(TINY))
 @FAST
 @given(fx=monotone_maps(), fy=monotone_maps())
-def test_rank_standardised_estimate_mi_is_exactly_invariant_to_increasing_maps(fx, fy):
+def test_rank_standardised_estimate_mi_is_exactly_invariant_to_increasing_maps(estimator, fx, fy):
     x, y = apply(fx, X[:200]), apply(fy, Y[:200])
     assume(np.isfinite(x).all() and np.isfinite(y).all())
     assume(keeps_order_and_ties(X[:200], x) and keeps_order_and_ties(Y[:200], y))
     assume(not (x == x[0]).all(axis=0).any() and not (y == y[0]).all(axis=0).any())
-    a = cached("mi-tiny", lambda: miestim.estimate_mi(X[:200], Y[:200], **TINY))
-    b = miestim.estimate_mi(x, y, **TINY)
+    a = cached(f"mi-tiny-{estimator}", lambda: miestim.estimate_mi(X[:200], Y[:200], **TINY[estimator]))
+    b = miestim.estimate_mi(x, y, **TINY[estimator])
     assert (a.value, a.stderr, a.history) == (b.value, b.stderr, b.history)
 
 
@@ -245,7 +252,7 @@ def test_chain_rule_decomposition_is_exactly_invariant_to_increasing_maps(ft, fa
     t, a, c = XC, YC, ZC
     t2, a2, c2 = apply(ft, t), apply(fa, a), apply(fc, c)
     assume(keeps_order_and_ties(t, t2) and keeps_order_and_ties(a, a2) and keeps_order_and_ties(c, c2))
-    kw = dict(method="chain_rule", mi_estimator="smile", mi_kwargs=TINY, progress=False)
+    kw = dict(method="chain_rule", mi_estimator="smile", mi_kwargs={k: v for k, v in TINY["smile"].items() if k != "estimator"}, progress=False)
     d1 = dict(cached("decompose", lambda: miestim.decompose({"t": t, "a": a}, c, **kw).to_dict()))
     d2 = miestim.decompose({"t": t2, "a": a2}, c2, **kw).to_dict()
     d1.pop("seconds"), d2.pop("seconds")

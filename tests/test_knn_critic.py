@@ -1,0 +1,99 @@
+"""The k-NN critic (KSG's log density ratio at a pair) and its place in estimate_mi's family race."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import miestim
+from miestim.crossfit import _choose
+from miestim.knn_critic import KSGCritic
+from miestim.tasks import AdditiveUniformTask
+
+
+def _pairs(task: miestim.gaussian.CorrelatedGaussianTask, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    x, y = task.sample(n, seed=seed)
+    return torch.as_tensor(x).reshape(n, -1), torch.as_tensor(y).reshape(n, -1)
+
+
+@pytest.mark.parametrize("mi", [0.0, 1.0])
+def test_mean_score_on_held_out_pairs_is_the_mi(mi):
+    task = miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=mi)
+    critic = KSGCritic(*_pairs(task, 4000, seed=0))
+    scores = critic.pair_scores(*_pairs(task, 2000, seed=1)).double()
+    stderr = float(scores.std() / math.sqrt(scores.numel()))
+    # KSG's bias at 4,000 reference pairs in two dimensions is a few hundredths of a nat (Kraskov et al.,
+    # fig. 4); beyond that the mean may stray from the truth by sampling noise only.
+    assert abs(float(scores.mean()) - mi) < 4 * stderr + 0.03, (float(scores.mean()), stderr)
+
+
+def test_score_matrix_holds_every_pair_and_product_pairs_score_low():
+    task = miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=2.0)
+    critic = KSGCritic(*_pairs(task, 2000, seed=0))
+    x, y = _pairs(task, 6, seed=1)
+    matrix = critic(x, y)
+    assert matrix.shape == (6, 6) and matrix.dtype == torch.float32
+    assert torch.equal(matrix.diagonal(), critic.pair_scores(x, y))
+    assert torch.equal(matrix[2, 4:5], critic.pair_scores(x[2:3], y[4:5]))
+    # Joint pairs lie where the reference pairs are dense together; a product pair does not.
+    off = matrix[~torch.eye(6, dtype=torch.bool)]
+    assert float(matrix.diagonal().mean()) > float(off.mean()) + 1.0
+
+
+def test_it_has_nothing_to_train_and_counts_its_reference_rows():
+    critic = KSGCritic(torch.randn(50, 1), torch.randn(50, 2), k=4)
+    assert list(critic.parameters()) == [] and critic.n_reference == 50 and (critic.x_dim, critic.y_dim) == (1, 2)
+
+
+@pytest.mark.parametrize(
+    ("x", "y", "k", "error", "match"),
+    [
+        (torch.randn(5, 1), torch.randn(5, 1), 5, ValueError, "k=5 neighbours need more than 5 reference rows; got 5"),
+        (torch.randn(5, 1), torch.randn(6, 1), 3, ValueError, r"equal length; got shapes \(5, 1\) and \(6, 1\)"),
+        (torch.randn(5), torch.randn(5, 1), 3, ValueError, "must be"),
+        (torch.randn(9, 1), torch.randn(9, 1), 0, ValueError, "k must be an integer >= 1"),
+    ],
+)
+def test_bad_reference_rows_are_refused(x, y, k, error, match):
+    with pytest.raises(error, match=match):
+        KSGCritic(x, y, k=k)
+
+
+def _rows(mean: float, noise: torch.Tensor) -> torch.Tensor:
+    return (mean + noise).double()
+
+
+def test_the_simplest_family_within_two_standard_errors_of_the_best_is_kept():
+    generator = torch.Generator().manual_seed(0)
+    noise, jitter = torch.randn(400, generator=generator), torch.randn(400, generator=generator)
+    gaussian = _rows(-0.9, noise)
+    # Paired noise: differences are exact, so "within the margin" means a gain of zero.
+    assert _choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.8, noise)}, margin=2.0) == "knn"
+    alike = {"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.8, noise + 0.01 * jitter)}
+    assert _choose(alike, margin=2.0) == "knn"
+    assert _choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.7, noise)}, margin=2.0) == "residual"
+    assert _choose({"gaussian": gaussian, "knn": _rows(-0.95, noise), "residual": _rows(-0.9, noise)}, margin=2.0) == "gaussian"
+
+
+def test_auto_keeps_the_knn_critic_for_bounded_noise_in_one_dimension():
+    task = AdditiveUniformTask(0.2)
+    x, y = task.sample(3000, seed=0)
+    res = miestim.estimate_mi(x, y, max_steps=300, progress=False)
+    assert res.extra["families"] == ["knn", "knn", "knn"]
+    assert all(set(v) == {"gaussian", "knn", "residual"} for v in res.extra["validation"])
+    # The kept critics are rebuilt on every non-test row of their fold: 2,000 of the 3,000.
+    assert [c.n_reference for c in res.estimator] == [2000, 2000, 2000]
+    # KSG reads bounded noise a few hundredths low at this size; 4 standard errors more is noise.
+    assert task.mutual_information - 0.06 - 4 * res.stderr < res.value < task.mutual_information + 4 * res.stderr
+
+
+def test_the_knn_family_is_raced_by_default_in_few_dimensions_only():
+    x, y = miestim.gaussian.CorrelatedGaussianTask(dim=3, mi=1.0).sample(600, seed=0)
+    res = miestim.estimate_mi(x, y, max_steps=20, progress=False)
+    assert all("knn" not in v for v in res.extra["validation"])  # 6 columns > KNN_MAX_DIM
+    res = miestim.estimate_mi(x, y, families=("gaussian", "knn"), progress=False)
+    assert all(set(v) == {"gaussian", "knn"} for v in res.extra["validation"])
+    assert np.isfinite(res.value)
