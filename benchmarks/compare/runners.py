@@ -27,7 +27,7 @@ from . import baselines, envs
 from .tasks import Task
 
 #: each library's default (what a user calling it without options gets).
-DEFAULTS = {"miestim": "smile", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg", "plug-in": "gaussian-copula"}
+DEFAULTS = {"miestim": "auto", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg", "plug-in": "gaussian-copula"}
 TORCH_MIST = ("smile", "mine", "nwj", "infonce")
 BMI_NEURAL = ("infonce", "nwj", "dv", "mine")
 BMI_CHEAP = ("ksg", "cca")
