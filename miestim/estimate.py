@@ -336,7 +336,9 @@ def estimate_mi(
     n = check_consistent_length(x=x_t, y=y_t)
     check_constant_columns(x_t, name="x")
     check_constant_columns(y_t, name="y")
-    auto = isinstance(estimator, str) and estimator == "auto"
+    if isinstance(estimator, str):
+        estimator = check_choice(estimator, name="estimator", choices=["auto", *ESTIMATORS])
+    auto = estimator == "auto"
     defaults = AUTO_TRAINING if auto else NAMED_TRAINING
     lr = check_positive_float(defaults.lr if lr is None else lr, name="lr")
     eval_batch_size = check_positive_int(eval_batch_size, name="eval_batch_size", minimum=2)
@@ -352,16 +354,11 @@ def estimate_mi(
         if seed is None:
             seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
     generator = make_generator(seed)
-    if isinstance(estimator, str):
-        estimator = check_choice(estimator, name="estimator", choices=["auto", *ESTIMATORS])
     folds = _resolve_folds(folds, estimator)
     if auto:
         families = _resolve_families(families, columns=x_t.shape[1] + y_t.shape[1])
-        given = [
-            name
-            for name, unset in (("critic", critic is None), ("critic_kwargs", not critic_kwargs), ("estimator_kwargs", not estimator_kwargs))
-            if not unset
-        ]
+        options = {"critic": critic is not None, "critic_kwargs": bool(critic_kwargs), "estimator_kwargs": bool(estimator_kwargs)}
+        given = [name for name, is_set in options.items() if is_set]
         if given:
             raise ValueError(
                 f"estimator='auto' (the default) chooses its own critics, so {' and '.join(given)} cannot be given; "
