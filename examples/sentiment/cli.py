@@ -11,12 +11,15 @@ torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import fields
 
 import torch.distributed
 
+from miestim.cli import DEFAULT_THREADS, THREADS_ENV, program_threads
 from miestim.distributed import get_rank
 
 from .config import CLIP_MODES, DATA_SOURCES, MI_LR_SCHEDULES, PRESETS, TEXT_MODES, TrainConfig, preset_config
@@ -53,6 +56,8 @@ _HELP = {
     "decay_epochs": "epochs after which the learning rate is multiplied by --decay-gamma",
     "stage1_passes": "estimator-only passes per epoch (stage 1)",
     "device": "cpu, cuda, cuda:N or auto",
+    "num_threads": f"torch threads of each process (default: ${THREADS_ENV}, else {DEFAULT_THREADS}: measured fastest on a shared machine, "
+    "docs/benchmarks/threads.md)",
 }
 
 
@@ -112,14 +117,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .train import Trainer, init_distributed  # imports transformers lazily: make-data does not need it
 
+    if not sys.stderr.isatty():  # a log, not a terminal: one line per phase, and no weight-loading bar either
+        with contextlib.suppress(ImportError):
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+
     config = config_from_args(args)
     joined = init_distributed(config.device)  # under torchrun: one process per rank
     rank = get_rank()
     try:
-        trainer = Trainer(config)
-        if rank == 0:
-            print(format_parameter_counts(trainer.model, trainer.mi), flush=True)
-        report = trainer.fit(resume=args.resume)
+        # The program's thread policy (miestim.cli.program_threads): one thread unless told otherwise; Trainer sets none.
+        with program_threads(config.num_threads):
+            trainer = Trainer(config)
+            if rank == 0:
+                print(format_parameter_counts(trainer.model, trainer.mi), flush=True)
+            report = trainer.fit(resume=args.resume)
     finally:
         if joined:
             torch.distributed.destroy_process_group()
