@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,threads,compare,compare-setup} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,threads,gpu,compare,compare-setup} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def main(argv: list[str] | None = None) -> int:
         "large-data": "benchmarks.large_data",
         "distributed": "benchmarks.distributed",
         "threads": "benchmarks.threads",
+        "gpu": "benchmarks.gpu",
         "compare": "benchmarks.compare.run",
         "compare-setup": "benchmarks.compare.envs",
     }
