@@ -85,7 +85,7 @@ def _run_workload(name: str, quick: bool, cache: str) -> float | None:
         from examples.sentiment.config import preset_config
         from examples.sentiment.train import Trainer
 
-        options: dict[str, Any] = {"epochs": 1, "progress": False, "cache_dir": cache, "out": tempfile.mkdtemp(prefix="threads-epoch-")}
+        options: dict[str, Any] = {"epochs": 1, "progress": False, "cache_dir": cache, "out": tempfile.mkdtemp(prefix="epoch-", dir=cache)}
         if not quick:
             options["synthetic_size"] = EPOCH_ROWS
         trainer = Trainer(preset_config("smoke" if quick else "synthetic", **options))
@@ -169,6 +169,23 @@ def table(result: dict[str, Any], threads: list[int], timeout: float) -> str:
     return "\n".join(lines) + f"\n\nload average (1, 5, 15 min) {loads}\n"
 
 
+def fastest(result: dict[str, Any]) -> list[str]:
+    """One line per workload and condition: the fastest thread count, and one thread's time over the fastest's."""
+    best: dict[tuple[str, str], tuple[float, int]] = {}
+    one: dict[tuple[str, str], float | None] = {}
+    for r in result["rows"]:
+        key = (r["workload"], r["condition"])
+        if r["threads"] == 1:
+            one[key] = r["seconds"]
+        if r["seconds"] is not None and (key not in best or r["seconds"] < best[key][0]):
+            best[key] = (r["seconds"], r["threads"])
+    lines = []
+    for (workload, condition), (seconds, n) in best.items():
+        ratio = f"{one[workload, condition] / seconds:.2f}" if one.get((workload, condition)) else "— (stopped)"
+        lines.append(f"fastest, {workload}, {condition}: {n} thread{'s' * (n > 1)} ({seconds:.1f} s); one thread takes {ratio} × that")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks threads", description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1, 2 and all cores)")
@@ -194,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     meta.update(load=result.pop("load"), minutes=round((time.perf_counter() - started) / 60, 1))
     text = table({**result, "load": meta["load"]}, threads, args.timeout)
     print(f"`{meta['command']}` · torch {meta['torch']} · {meta['cores']} cores · {meta['minutes']} min · {meta['date']}\n\n{text}")
+    print("\n".join(fastest(result)))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"meta": meta, **result}, fh, indent=1)

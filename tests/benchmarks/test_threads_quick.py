@@ -25,6 +25,11 @@ def test_table_ratios_stopped_runs_and_demo_verdicts():
     assert "| > 300 (stopped) | 2.00 | — |" in text
     assert "| idle | 150.0 | ≤ 180 | PASS |" in text and "| loaded | 250.0 | ≤ 240 | MISS |" in text
     assert "idle: 0.1 0.1 0.1 before, 1.0 0.5 0.2 after" in text
+    lines = threads.fastest(_result(seconds, demo))
+    assert "fastest, example epoch, loaded: 1 thread (10.0 s); one thread takes 1.00 × that" in lines
+    assert "fastest, estimate_mi smile, loaded: 1 thread (10.0 s); one thread takes 1.00 × that" in lines  # the stopped run is not the fastest
+    seconds[("example epoch", "idle", 2)] = 5.0
+    assert "fastest, example epoch, idle: 2 threads (5.0 s); one thread takes 2.00 × that" in threads.fastest(_result(seconds, demo))
 
 
 def test_worker_times_each_workload_it_is_given(tmp_path, capsys):
