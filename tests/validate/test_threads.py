@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -53,3 +55,23 @@ def test_validate_runs_on_the_policy_and_leaves_the_caller_alone(no_env, tmp_pat
     with pytest.raises(SystemExit) as exc:
         cli.main(["validate", "--callable", "const_estimator:const", "--n", "50", "--num-threads", "0"])
     assert exc.value.code == 2 and "num_threads must be a positive integer" in capsys.readouterr().err
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs two cores: torch caps a fresh process's threads at the core count")
+def test_a_timed_job_runs_on_the_callers_thread_count(monkeypatch):
+    # With a timeout each job runs in a fresh process; it must take this process's count (2), not the OMP_NUM_THREADS
+    # it inherits (1).
+    from miestim.gaussian import CorrelatedGaussianTask
+    from miestim.validation import validate
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        report = validate(
+            lambda x, y: float(__import__("torch").get_num_threads()), [CorrelatedGaussianTask(1, 0.5)], n=50, timeout=120, progress=False
+        )
+    finally:
+        torch.set_num_threads(before)
+    (row,) = report.rows
+    assert row.status == "ok" and row.estimate == 2.0, row
