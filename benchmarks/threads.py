@@ -17,7 +17,7 @@ shared machine "idle" means "without the benchmark's own busy process".
 
 Usage::
 
-    python -m benchmarks threads --json docs/benchmarks/threads.json > docs/benchmarks/threads.md   # the record (~15 min, 2 cores)
+    python -m benchmarks threads --json docs/benchmarks/threads.json > docs/benchmarks/threads.md   # the record (~15 min on 2 cores)
     python -m benchmarks threads --quick --no-demo      # tiny workloads, every thread count, no demo: the pipeline (< 2 min)
 """
 
@@ -191,7 +191,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, nargs="+", help="thread counts (default: 1, 2 and all cores)")
     parser.add_argument("--demo-command", default="make demo", help="timed idle and loaded, after the workloads (default: make demo)")
     parser.add_argument("--no-demo", action="store_true", help="do not time the demo")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds one process may take before it is stopped (default 300)")
+    parser.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds one process (one thread count's workloads, or the demo) may take (default 600)"
+    )
     parser.add_argument("--quick", action="store_true", help="tiny workloads: checks the pipeline only (with --no-demo: < 2 min)")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
     parser.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # internal: time the workloads on this many threads
