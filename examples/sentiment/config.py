@@ -75,7 +75,7 @@ class TrainConfig:
     device: str = "cpu"
     out: str = "runs/sentiment"
     progress: bool = True
-    num_threads: int | None = None  # read by the command line (miestim.cli.program_threads), not by Trainer
+    num_threads: int | None = None  # read by the command line (cli.process_threads), not by Trainer
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
