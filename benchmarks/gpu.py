@@ -228,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device {args.device}: torch sees no CUDA device here; pass --device cpu (with --tiny) to check the pipeline.")
+    given = [v for v in (args.batches, args.dim) if v is not None]
+    if min(given, default=1) < 1 or min(args.sizes or [2]) < 2:
+        parser.error("--batches and --dim must be >= 1 and every --sizes value >= 2.")
     batches = args.batches or (2 if args.tiny else 10)
     sizes, dim = args.sizes or ([1000] if args.tiny else [100_000, 1_000_000]), args.dim or (4 if args.tiny else 16)
     started = time.perf_counter()

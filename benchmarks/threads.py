@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         _worker(args.worker, args.quick, args.cache, tuple(args.workload or WORKLOADS))
         return 0
     threads = sorted(set(args.threads or [1, 2, os.cpu_count() or 1]))
+    if threads[0] < 1:
+        parser.error(f"--threads must be positive counts; got {threads}.")
     if threads[0] != 1:
         parser.error("--threads must include 1: every count is compared with one thread.")
     started = time.perf_counter()

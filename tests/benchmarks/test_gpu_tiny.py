@@ -48,3 +48,9 @@ def test_cuda_device_without_cuda_is_a_clear_error():
         pytest.skip("a CUDA device is present")
     with pytest.raises(SystemExit):
         gpu.main(["--device", "cuda", "--tiny"])
+
+
+@pytest.mark.parametrize("argv", [["--batches", "0"], ["--sizes", "1000", "1"], ["--dim", "0"]])
+def test_bad_sizes_are_refused(argv):
+    with pytest.raises(SystemExit):
+        gpu.main(["--device", "cpu", "--tiny", *argv])
