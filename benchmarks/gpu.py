@@ -31,6 +31,7 @@ It writes one JSON record whose ``meta.card`` names the device (``torch.cuda.get
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import string
@@ -221,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tiny", action="store_true", help="toy sizes of every part: checks the pipeline (the test suite runs it on CPU)")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
     args = parser.parse_args(argv)
-    if not sys.stderr.isatty():  # a log: no weight-writing and -loading bars from transformers
+    if "example" in args.parts and importlib.util.find_spec("transformers") is None:  # fail before any device time is spent
+        parser.error("the example part builds BERT with transformers, not installed here: install the example extra, or pass --parts estimate tests.")
+    if "example" in args.parts and not sys.stderr.isatty():  # a log: no weight-writing and -loading bars from transformers
         from transformers.utils import logging as transformers_logging
 
         transformers_logging.disable_progress_bar()

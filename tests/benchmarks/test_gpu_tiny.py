@@ -54,3 +54,11 @@ def test_cuda_device_without_cuda_is_a_clear_error():
 def test_bad_sizes_are_refused(argv):
     with pytest.raises(SystemExit):
         gpu.main(["--device", "cpu", "--tiny", *argv])
+
+
+def test_a_missing_transformers_stops_before_any_part_runs(monkeypatch, capsys):
+    real = gpu.importlib.util.find_spec
+    monkeypatch.setattr(gpu.importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    with pytest.raises(SystemExit):
+        gpu.main(["--device", "cpu", "--tiny"])
+    assert "--parts estimate tests" in capsys.readouterr().err
