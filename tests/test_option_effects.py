@@ -179,3 +179,21 @@ def test_decompose_method_estimators_and_cmi_kwargs():
     )
     assert d.method == "cmi" and d.components["I(t;a|C)"].extra["k"] == 2
     assert d.components["I(t;a|C)"].method == "cmine-mean_log_ratio" and d.components["I(t;a)"].method == "nwj"
+
+
+# ---------------------------------------------------------------------------------------------------- validate
+def test_validate_n_and_seeds_set_the_samples_the_estimator_sees():
+    seen = []
+    report = miestim.validate(
+        lambda x, y: seen.append((x.shape[0], float(x[0, 0]))) or 0.0, [CorrelatedGaussianTask(1, 0.5)], n=37, seeds=3, progress=False
+    )
+    assert [r.seed for r in report.rows] == [0, 1, 2] and [rows for rows, _ in seen] == [37] * 3
+    assert len({first for _, first in seen}) == 3  # each seed its own sample
+
+
+def test_validate_estimate_kwargs_reach_the_library_estimator():
+    def estimate(max_steps: int) -> float:
+        kwargs = {"max_steps": max_steps, "eval_every": 10, "patience": 100, "batch_size": 64, "critic_kwargs": {"hidden": (8,)}}
+        return miestim.validate("smile", [CorrelatedGaussianTask(1, 0.5)], n=300, progress=False, estimate_kwargs=kwargs).rows[0].estimate
+
+    assert estimate(10) != estimate(30)
