@@ -54,3 +54,18 @@ def test_cmine_reads_out_dv_by_default():
         dv = functional.two_sample_dv_bound(cmine.logits(x, y, z), cmine.logits(xp, y, z))
         assert float(cmine.estimate(x, y, z, xp)) == pytest.approx(float(dv), abs=1e-6)
         assert float(cmine(x, y, z, xp)) == pytest.approx(float(dv), abs=1e-6)
+
+
+def test_cmine_errors_name_the_argument_and_what_was_received():
+    for dims, argument in (((0, 1, 1), "x_dim"), ((1, 0, 1), "y_dim"), ((1, 1, 0), "z_dim")):
+        with pytest.raises(ValueError, match=rf"^{argument} must"):
+            miestim.CMINE(*dims)
+    cmine, ok = miestim.CMINE(1, 2, 3), torch.zeros(4, 1)
+    with pytest.raises(TypeError, match=r"^y must be a torch.Tensor of shape \(n, 2\); got list\.$"):
+        cmine.logits(ok, [[0.0, 0.0]] * 4, torch.zeros(4, 3))
+    with pytest.raises(TypeError, match=r"^z must be a torch.Tensor of shape \(n, 3\); got tuple\.$"):
+        cmine.logits(ok, torch.zeros(4, 2), ((0.0, 0.0, 0.0),) * 4)
+    with pytest.raises(TypeError, match=r"^x_product must be a torch.Tensor; got list\.$"):
+        cmine.product_logits([[0.0]] * 4, torch.zeros(4, 2), torch.zeros(4, 3))
+    with pytest.raises(ValueError, match=r"^x_product must have shape \(n, 1\) or \(n, m, 1\) with n = 4 "):
+        cmine.product_logits(torch.zeros(5, 1), torch.zeros(4, 2), torch.zeros(4, 3))
