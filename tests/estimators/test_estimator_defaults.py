@@ -69,3 +69,44 @@ def test_cmine_errors_name_the_argument_and_what_was_received():
         cmine.product_logits([[0.0]] * 4, torch.zeros(4, 2), torch.zeros(4, 3))
     with pytest.raises(ValueError, match=r"^x_product must have shape \(n, 1\) or \(n, m, 1\) with n = 4 "):
         cmine.product_logits(torch.zeros(5, 1), torch.zeros(4, 2), torch.zeros(4, 3))
+
+
+def test_every_estimator_passes_its_critic_and_process_options_through():
+    for name, cls in ESTIMATORS.items():
+        est = cls(2, 2, critic="concat", critic_kwargs={"hidden": (5,)}, global_batch=False)
+        assert isinstance(est.critic, miestim.ConcatCritic) and est.global_batch is False, name
+    for cls in (miestim.TUBA, miestim.InterpolatedBound):
+        assert next(m for m in cls(2, 2, baseline_hidden=(7,)).baseline.modules() if isinstance(m, torch.nn.Linear)).out_features == 7
+
+
+def test_a_log_baseline_mlp_adds_its_constant():
+    baseline = miestim.LogBaseline(3, hidden=(4,))
+    y = torch.randn(5, 3)
+    with torch.no_grad():
+        baseline.constant.fill_(0.25)
+        torch.testing.assert_close(baseline(y), baseline.net(y).squeeze(-1) + 0.25)
+
+
+def test_baseline_estimators_validate_on_their_bound_with_y():
+    g = torch.Generator().manual_seed(0)
+    scores, y = torch.randn(6, 6, generator=g), torch.randn(6, 2, generator=g)
+    for est in (miestim.TUBA(2, 2), miestim.InterpolatedBound(2, 2)):
+        assert torch.equal(est.validation_score(scores, y), est.bound(scores, y))
+
+
+def test_mine_before_any_training_step_has_the_dv_gradient():
+    # No moving average yet (evaluation mode, gradients on): MINE divides by the batch's own partition, i.e. DV.
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(8, 2, generator=g), torch.randn(8, 2, generator=g)
+    mine, dv = miestim.MINE(2, 2).eval(), miestim.DV(2, 2).eval()
+    dv.critic.load_state_dict(mine.critic.state_dict())
+    mine(x, y).backward()
+    dv(x, y).backward()
+    for a, b in zip(mine.critic.parameters(), dv.critic.parameters()):
+        torch.testing.assert_close(a.grad, b.grad)
+
+
+def test_estimator_kwargs_are_checked_against_the_estimator_by_name():
+    x, y = torch.randn(100, 2), torch.randn(100, 2)
+    with pytest.raises(TypeError, match=r"^estimator_kwargs has unknown option\(s\) \['bogus'\] for SMILE"):
+        miestim.estimate_mi(x, y, estimator="smile", estimator_kwargs={"bogus": 1}, progress=False)
