@@ -110,3 +110,5 @@ def test_estimator_kwargs_are_checked_against_the_estimator_by_name():
     x, y = torch.randn(100, 2), torch.randn(100, 2)
     with pytest.raises(TypeError, match=r"^estimator_kwargs has unknown option\(s\) \['bogus'\] for SMILE"):
         miestim.estimate_mi(x, y, estimator="smile", estimator_kwargs={"bogus": 1}, progress=False)
+    with pytest.raises(TypeError, match=r"^estimator must be a name in \['dv', .*\] or an MIEstimator instance; got int\.$"):
+        miestim.estimate_mi(x, y, estimator=3, progress=False)
