@@ -133,11 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     meta["seconds"] = int((work / "seconds.txt").read_text()) if (work / "seconds.txt").exists() else None
     rows = _read_results(work)
     table = _summary(rows, modules)
-    print("| module | mutants | killed | survived | equivalent | no tests | timeout | survival |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| module | mutants | killed | survived | equivalent | no tests | timeout | not run | survival (non-equivalent) |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for t in table:
         rate = "n/a" if t["survival"] is None else f"{100 * t['survival']:.1f}%"
-        print(f"| {t['module']} | {t['mutants']} | {t['killed']} | {t['survived']} | {t['equivalent']} | {t['no tests']} | {t['timeout']} | {rate} |")
+        counts = " | ".join(str(t[key]) for key in ("mutants", "killed", "survived", "equivalent", "no tests", "timeout", "not run"))
+        print(f"| {t['module']} | {counts} | {rate} |")
     if args.json:
         survivors = [r for r in rows if r["status"] == "survived"]
         Path(args.json).write_text(json.dumps({"meta": meta, "modules": table, "survivors": survivors}, indent=2) + "\n")
