@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from collections import Counter
 
 import numpy as np
@@ -40,13 +41,18 @@ def terms(d) -> dict[str, float]:
     return {"Inv": d.invariant, "Comp": d.complementary, **{f"Spec_{m}": v for m, v in d.specific.items()}}
 
 
-def check(estimated, truth):
+#: Bias allowances on top of 3 reported stderrs, measured at the seeds below: the Gaussian terms (both methods) were
+#: within 3 stderr + 0.001 nats, the discrete ones within 3 stderr + 0.0095 (SMILE and CMINE on bits, stderr < 0.001).
+GAUSSIAN_ALLOWANCE, DISCRETE_ALLOWANCE = 0.01, 0.02
+
+
+def check(estimated, truth, allowance=GAUSSIAN_ALLOWANCE):
     errors = {}
     for name, value, se in estimated.terms():
         true = terms(truth)[name]
-        if abs(value - true) > max(0.07, 3 * se):
+        if abs(value - true) > 3 * se + allowance:
             errors[name] = (value, se, true)
-    assert not errors, f"terms off by more than max(0.07, 3 stderr): {errors}\n{estimated}"
+    assert not errors, f"terms off by more than 3 stderr + {allowance}: {errors}\n{estimated}"
 
 
 @pytest.mark.parametrize("cov", [random_model(0), nuisance_model()], ids=["random", "nuisance"])
@@ -77,13 +83,18 @@ def test_decompose_recovers_gaussian_terms(cov, seed):
 @pytest.mark.parametrize("cov, seed", [(random_model(0), 0), (nuisance_model(), 1)], ids=["random", "nuisance"])
 def test_cmi_method_recovers_gaussian_terms_and_identities(cov, seed):
     # CMINE on 64 units per layer: measured at these seeds, every term within 0.026 nats of the truth (0.025 with
-    # 256 units) in 32 s instead of 50 s. The MI terms are decompose's default, cross-fitted Gaussian-copula critics.
+    # 256 units), and within 3 stderr, in 32 s instead of 50 s. The MI terms are decompose's default, cross-fitted Gaussian-copula critics.
     x = sample(cov, 20_000, seed)
     d = miestim.decompose({"t": x[:, :2], "a": x[:, 2:4]}, x[:, 4], method="cmi", cmi_kwargs={"hidden": (64, 64)}, seed=seed, progress=False)
     assert d.components["I(t;a|C)"].method == "cmine-mean_log_ratio"
     check(d, decomposition(cov, MODALITIES, TARGET))
-    # The chain-rule identities hold up to estimation error.
-    assert all(abs(r) < 0.15 for r in d.identities.values()), d.identities
+    # The chain-rule identities hold up to estimation error: 3 stderr of the four estimates each names, + the allowance.
+    for identity, residual in d.identities.items():
+        named = re.findall(r"I\([^)]*\)", identity)
+        assert len(named) == 4 and abs(residual) <= 3 * math.hypot(*(d.components[k].stderr for k in named)) + GAUSSIAN_ALLOWANCE, (
+            identity,
+            residual,
+        )
 
 
 def test_chain_rule_stderrs_are_paired_over_the_cross_fitted_rows():
@@ -150,7 +161,7 @@ def test_discrete_examples(t, a, c, only):
     assert all(abs(v) < 0.01 for k, v in truth.items() if k != only)
     d = miestim.decompose({"t": t, "a": a}, c, seed=0, **FAST)
     for name, value, se in d.terms():
-        assert abs(value - truth[name]) <= max(0.07, 3 * se), (name, value, se, truth)
+        assert abs(value - truth[name]) <= 3 * se + DISCRETE_ALLOWANCE, (name, value, se, truth)
 
 
 def test_three_modalities_fusion_reuse_and_presentation(tmp_path):

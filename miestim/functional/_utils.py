@@ -37,7 +37,7 @@ def as_scores(scores: torch.Tensor) -> torch.Tensor:
 def check_log_baseline(log_baseline: torch.Tensor | float, n: int, like: torch.Tensor) -> torch.Tensor:
     """Broadcast a log-baseline a(y_j) given per column (shape (n,)) or as a scalar to shape (n,)."""
     if not isinstance(log_baseline, torch.Tensor):
-        log_baseline = torch.tensor(float(log_baseline))
+        log_baseline = torch.tensor(float(log_baseline), dtype=torch.float64)  # not float32: a float64 bound keeps its digits
     log_baseline = log_baseline.to(device=like.device, dtype=like.dtype)
     if log_baseline.ndim == 0:
         return log_baseline.expand(n)
