@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup,validate,docs} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
         "distributed": "benchmarks.distributed",
         "compare": "benchmarks.compare.run",
         "compare-setup": "benchmarks.compare.envs",
+        "validate": "benchmarks.validate",
     }
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)

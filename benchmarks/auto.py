@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         kwargs["folds"] = args.folds
     if args.quick:
         kwargs["max_steps"] = 100
-    meta = run_metadata("auto", sys.argv[1:] if argv is None else argv, device="cpu", seed=seeds[0], seeds=seeds)
+    estimator = {"function": "estimate_mi", **{k: v for k, v in kwargs.items() if k != "progress"}}
+    meta = run_metadata("auto", sys.argv[1:] if argv is None else argv, device="cpu", seed=seeds[0], seeds=seeds, estimator=estimator)
     print(f"# estimate_mi(estimator='auto'), families {args.families or 'default'}, seeds {seeds} ({meta['date']}, torch {meta['torch']})\n")
     print("| task | truth | N | mean error | mean abs error | sd | families kept | s / estimate | target | |")
     print("|---|---|---|---|---|---|---|---|---|---|")

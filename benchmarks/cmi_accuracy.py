@@ -162,7 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must be >= 1")
     dim, n, steps = (1, 3000, 100) if args.quick else (args.dim, args.n, None)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    meta = run_metadata("cmi", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed)
+    meta = run_metadata(
+        "cmi",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        estimator={"function": "estimate_cmi", "method": "cmine", "runs": args.runs},
+    )
     rows = run(dim, n, seeds, steps, args.device, args.runs)
     targets = [] if args.quick else check_targets(rows) + (seed_summary(rows) if len(seeds) > 1 else [])
     return finish(rows, markdown(rows), targets, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)

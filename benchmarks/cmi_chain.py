@@ -191,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.cmine_seeds = [0], [0]
-    meta = run_metadata("cmi-chain", list(argv if argv is not None else sys.argv[1:]), device="cpu", seed=args.seeds[0], seeds=args.seeds)
+    meta = run_metadata(
+        "cmi-chain",
+        list(argv if argv is not None else sys.argv[1:]),
+        device="cpu",
+        seed=args.seeds[0],
+        seeds=args.seeds,
+        estimator={"function": "estimate_cmi", "method": ["auto (default: the chain rule)", "cmine"], "families": args.families or "default"},
+    )
     rows = run(args)
     return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

@@ -108,7 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(parser, quick="smoke run: d=2, N=2,000, 100 steps", tolerance=0.1)
     args = parser.parse_args(argv)
     dim, n = (2, 2000) if args.quick else (args.dim, args.n)
-    meta = run_metadata("decomposition", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, dim=dim, n=n)
+    meta = run_metadata(
+        "decomposition",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        dim=dim,
+        n=n,
+        estimator={"function": "decompose", "method": ["cmi", "chain_rule"], "mi_estimator": "auto (default)"},
+    )
     rows = run(dim, n, args.seed, args.quick, args.device)
     return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

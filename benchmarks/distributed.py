@@ -233,6 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=0,
         quick=args.quick,
         backend="gloo",
+        estimator="InfoNCE training steps (separable critic), a KNNSampler table, the sentiment example's epoch",
         cpu_cores=os.cpu_count(),
         processes=args.processes,
         load_average=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",

@@ -195,7 +195,14 @@ def main(argv: list[str] | None = None) -> int:
     draws, mi_n, cmi_n = list(range(args.seed, args.seed + args.draws)), MI_TEST, CMI_TEST
     if args.quick:
         draws, mi_n, cmi_n = [args.seed, args.seed + 1], 200, 2_000
-    meta = run_metadata("oracle", list(argv if argv is not None else sys.argv[1:]), device="cpu", seed=args.seed, draws=len(draws))
+    meta = run_metadata(
+        "oracle",
+        list(argv if argv is not None else sys.argv[1:]),
+        device="cpu",
+        seed=args.seed,
+        draws=len(draws),
+        estimator="no estimator: each readout (DV, SMILE, mean log-ratio, ...) of the task's exact log density ratio",
+    )
     rows = run_mi(draws, mi_n) + run_cmi(draws, cmi_n, args.k)
     return finish(rows, markdown(rows), [], meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

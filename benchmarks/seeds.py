@@ -122,7 +122,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         n, steps, variants, seeds = 600, 60, ["default", "quadratic"], [args.seed, args.seed + 1]
     meta = run_metadata(
-        "seeds", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, n=n, seeds=len(seeds), estimator=args.estimator
+        "seeds",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        n=n,
+        seeds=len(seeds),
+        estimator={"function": "estimate_mi", "estimator": args.estimator, "variants": variants},
     )
     rows = run(args.estimator, variants, seeds, n, steps, args.device)
     return finish(rows, summary(rows), [], meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)

@@ -202,6 +202,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         device=args.device,
         seed=core_seeds[0],
         **_machine(),
+        estimator="each row names its library and estimator; miestim's default is estimate_mi(estimator='auto')",
         core_seeds=core_seeds,
         grid_seeds=grid_seeds,
         beyond_seeds=beyond_seeds,

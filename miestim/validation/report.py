@@ -29,6 +29,8 @@ class ValidationRow:
         seconds: wall time of the estimator's call (the timeout for ``"timeout"``).
         status: ``"ok"``, ``"error"``, ``"timeout"`` or ``"non-finite"``.
         message: what went wrong (the exception's type and message), empty when ``"ok"``.
+        estimator: which estimator produced the row, as :attr:`ValidationReport.estimator` describes it
+            (``"default"`` resolves to the function and its default, e.g. ``"estimate_mi(estimator='auto')"``).
     """
 
     task: str
@@ -42,6 +44,7 @@ class ValidationRow:
     seconds: float
     status: str
     message: str = ""
+    estimator: str = ""
 
 
 @dataclass(frozen=True)
