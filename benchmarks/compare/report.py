@@ -425,8 +425,9 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
             "## Conditional MI",
             "",
             (
-                "miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
-                "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows."
+                "miestim auto: `estimate_cmi`'s default, the chain rule I(X;Y|Z) = I(X;Y,Z) − I(X;Z) with both MIs cross-fitted "
+                'on the same folds; miestim cmine: `method="cmine"` (k-NN product sampling, held-out test split). bmi and the '
+                "plug-in: the same chain rule with their estimator on all rows."
             ),
             "",
             *cmi,

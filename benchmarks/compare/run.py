@@ -103,7 +103,7 @@ def build_plan(
                 add("bmi", task, n, seed, BMI_CHEAP)
     for task in cmi:
         for seed in grid_seeds:
-            add("miestim", task, core_n, seed, ["cmine"])
+            add("miestim", task, core_n, seed, [runners.DEFAULTS["miestim"], "cmine"])  # estimate_cmi's default: the chain rule
             add("plug-in", task, core_n, seed, plugin)
             add("bmi", task, core_n, seed, BMI_CHEAP)
     for task in beyond:
