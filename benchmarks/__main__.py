@@ -23,6 +23,7 @@ def main(argv: list[str] | None = None) -> int:
         "compare": "benchmarks.compare.run",
         "compare-setup": "benchmarks.compare.envs",
         "validate": "benchmarks.validate",
+        "docs": "benchmarks.docs",
     }
     if not argv or argv[0] not in commands:
         print(f"usage: python -m benchmarks {{{','.join(commands)}}} [options]", file=sys.stderr)

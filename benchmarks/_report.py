@@ -38,10 +38,19 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, quick: str, tolerance:
 
 
 def git_commit() -> str:
-    """The checkout's commit, with ``+dirty`` when tracked files differ from it ("unknown" outside a git checkout)."""
+    """The checkout's commit, with ``+dirty`` when tracked code differs from it ("unknown" outside a git checkout).
+
+    Only the code counts (the package, the benchmarks, the example): a stored record changed by an earlier run does not.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=_ROOT, capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=_ROOT, capture_output=True, text=True, check=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no", "--", "miestim", "benchmarks", "examples"],
+            cwd=_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return commit + ("+dirty" if dirty.stdout.strip() else "")
@@ -86,7 +95,7 @@ def header(meta: dict[str, Any]) -> str:
         f"{k}={v}" for k, v in meta.items() if k not in {"date", "miestim", "commit", "torch", "machine", "threads", "device", "seed", "command"}
     )
     return (
-        f"miestim {meta['miestim']} ({meta.get('commit', '?')}) · torch {meta['torch']} · {meta['machine']} · {meta['threads']} threads · "
+        f"miestim {meta['miestim']} ({meta.get('commit', 'commit not recorded')}) · torch {meta['torch']} · {meta['machine']} · {meta['threads']} threads · "
         f"device {meta['device']} · seed {meta['seed']}" + (f" · {extra}" if extra else "") + f" · {meta['date']}\n"
     )
 
