@@ -1,4 +1,4 @@
-"""What every benchmark shares: the run's metadata, the header, the JSON record and the baseline comparison.
+"""What every benchmark shares: the run's metadata, the header, the markdown table, the JSON record and the baseline comparison.
 
 A record is ``{"meta": run_metadata(...), "rows": [...], ...}``. Its meta names the estimator (method,
 families, options), the package version and git commit, the machine (cores, threads, the load average
@@ -14,8 +14,8 @@ import os
 import platform
 import subprocess
 import time
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,29 @@ def header(meta: dict[str, Any]) -> str:
     )
 
 
+def markdown_table(head: Sequence[str], lines: Iterable[Sequence[str]], *, align: str = "---") -> str:
+    """A markdown table: the header cells, then one line of cells per row.
+
+    A ``|`` inside a cell (a task named ``x;y|z``) is escaped, since it would end the cell.
+    ``align`` is the separator cell of every column (``"---:"`` to right-align numbers).
+    """
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+    return "\n".join([line(head), "|" + f"{align}|" * len(head), *(line(cells) for cells in lines)])
+
+
+def write_record(path: str | Path, meta: dict[str, Any], rows: Sequence[Any] | None = None, **extra: Any) -> None:
+    """Write ``{"meta": meta, "rows": rows, **extra}`` as the JSON record of a run (dataclass rows become dicts).
+
+    A benchmark without rows (one measurement, e.g. the sampler's) passes its fields as ``extra``.
+    """
+    listed = {} if rows is None else {"rows": [asdict(r) if is_dataclass(r) and not isinstance(r, type) else r for r in rows]}
+    record = {"meta": meta, **listed, **extra}
+    Path(path).write_text(json.dumps(record, indent=1, default=float), encoding="utf-8")
+
+
 def compare_errors(rows: list[dict[str, Any]], baseline_path: str, tolerance: float, *, key: Key) -> list[str]:
     """Rows whose |error| grew by more than ``tolerance`` over the stored run with the same ``key``."""
     with open(baseline_path) as fh:
@@ -133,8 +156,7 @@ def finish(
         print("\n" + "\n".join(targets))
     records = [asdict(r) for r in rows]
     if json_path:
-        with open(json_path, "w") as fh:
-            json.dump({"meta": meta, "rows": records, "targets": targets}, fh, indent=1)
+        write_record(json_path, meta, records, targets=targets)
     if baseline_path:
         regressions = compare_errors(records, baseline_path, tolerance, key=key)
         print("\nregressions vs baseline:\n" + ("\n".join(regressions) if regressions else "none"))

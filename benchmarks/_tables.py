@@ -6,6 +6,7 @@ stored rows, so the page and the benchmark's output cannot drift apart.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import math
 import statistics
@@ -16,17 +17,28 @@ from typing import Any
 import miestim
 from miestim.validation import ValidationReport, ValidationRow
 
+from ._report import markdown_table
+
 Record = dict[str, Any]
 Render = Callable[..., str]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def benchmark_page(module: str, row: str | None, table: str, *lines: str, stored_lines: bool = False) -> Render:
+    """A renderer of a record as its benchmark prints it: ``benchmarks.<module>.<table>`` of the stored rows.
 
+    ``row`` names the benchmark's row dataclass (``None``: its functions take the rows as dicts);
+    ``lines`` name functions of the rows that return verdict or summary lines, listed under the
+    table; ``stored_lines`` lists the record's own ``targets`` instead (lines the benchmark
+    computed in its ``main``).
+    """
 
-def _table(head: list[str], lines: list[list[str]]) -> str:
-    out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    return "\n".join(out + ["| " + " | ".join(_cell(c) for c in line) + " |" for line in lines])
+    def render(record: Record) -> str:
+        bench = importlib.import_module(f"benchmarks.{module}")
+        rows = [getattr(bench, row)(**r) for r in record["rows"]] if row else record["rows"]
+        text = [line for name in lines for line in getattr(bench, name)(rows)] + (record.get("targets", []) if stored_lines else [])
+        return getattr(bench, table)(rows) + ("\n\n" + "\n".join(f"- {line}" for line in text) if text else "")
+
+    return render
 
 
 def code_default(function: str, option: str) -> Any:
@@ -51,8 +63,8 @@ def auto_summary(auto: Record) -> str:
     for row in auto["rows"]:
         _, mean_abs, seconds = _auto_stats(row)
         lines.append([row["task"], f"{row['truth']:.3f}", f"{row['n']:,}", f"{mean_abs:.3f}", f"{seconds:.1f}", _kept(row)])
-    head = ["task", "true MI", "N", f"mean \\|error\\| ({seeds} seeds)", "s / estimate", "family kept (folds)"]
-    return _table(head, lines)
+    head = ["task", "true MI", "N", f"mean |error| ({seeds} seeds)", "s / estimate", "family kept (folds)"]
+    return markdown_table(head, lines)
 
 
 def auto_families(auto: Record, gaussian: Record) -> str:
@@ -64,8 +76,8 @@ def auto_families(auto: Record, gaussian: Record) -> str:
         other = alone.get(row["task"])
         g = f"{_auto_stats(other)[0]:+.3f} / {_auto_stats(other)[1]:.3f}" if other else "—"
         lines.append([row["task"], f"{row['n']:,}", f"{mean:+.3f} / {mean_abs:.3f}", _kept(row), g, f"{seconds:.1f}"])
-    head = ["task", "N", "default: mean error / mean \\|error\\|", "families kept (of all folds)", "Gaussian family alone", "s / estimate"]
-    return _table(head, lines)
+    head = ["task", "N", "default: mean error / mean |error|", "families kept (of all folds)", "Gaussian family alone", "s / estimate"]
+    return markdown_table(head, lines)
 
 
 # ------------------------------------------------------------------ validate, large data
@@ -75,12 +87,6 @@ def validate_report(record: Record) -> str:
     rows = tuple(ValidationRow(**{k: math.nan if v is None else v for k, v in row.items() if k in fields}) for row in record["rows"])
     report = ValidationReport(rows, record["estimator"], record["suite"], record["n"], tuple(record["seeds"]), record["tolerance"])
     return f"Estimator: `{report.estimator}` · suite `{report.suite}` · n = {report.n} · seeds {list(report.seeds)}\n\n" + report.to_markdown()
-
-
-def large_data(record: Record) -> str:
-    from . import large_data as bench
-
-    return bench.table(record["rows"])
 
 
 # ------------------------------------------------------------------ estimate_cmi, decompose
@@ -105,7 +111,7 @@ def cmi_chain_summary(record: Record) -> str:
                 f"{statistics.fmean(r['seconds'] for r in rows):.1f}",
             ]
         )
-    return _table(["task", "method", "truth", "seeds", "mean error", "worst seed", "s / estimate"], lines)
+    return markdown_table(["task", "method", "truth", "seeds", "mean error", "worst seed", "s / estimate"], lines)
 
 
 def decomposition_summary(record: Record) -> str:
@@ -120,7 +126,7 @@ def decomposition_summary(record: Record) -> str:
         mean_abs = statistics.fmean(abs(r["error"]) for r in rows)
         name = f"`{method}`" + (" (default)" if method == default else "")
         lines.append([name, f"{abs(worst['error']):.3f} ({worst['term']})", f"{mean_abs:.3f}", f"{rows[0]['seconds']:.1f}"])
-    return _table(["method", "max \\|error\\|", "mean \\|error\\|", "seconds"], lines)
+    return markdown_table(["method", "max |error|", "mean |error|", "seconds"], lines)
 
 
 # ------------------------------------------------------------------ the side-by-side comparison
@@ -156,7 +162,7 @@ def compare_best(*libraries: str) -> Render:
                 rows = candidates[best]
                 cells.append(f"{best} {_mean_abs(rows):.3f} ({statistics.fmean(r['seconds'] for r in rows):.1f} s)")
             lines.append(cells)
-        return _table(["task", "n", "miestim default", *(f"best of {lib}" for lib in libraries)], lines)
+        return markdown_table(["task", "n", "miestim default", *(f"best of {lib}" for lib in libraries)], lines)
 
     return render
 
@@ -169,18 +175,11 @@ def compare_cmi(record: Record) -> str:
     for (task, n), by in groups.items():
         truth = next(iter(by.values()))[0]["truth"]
         lines.append([task, f"{n:,}", f"{truth:.3f}", *(f"{statistics.fmean(r['error'] for r in by[c]):+.3f}" if c in by else "—" for c in columns)])
-    return _table(["task", "n", "truth", *(f"{lib} {est}" for lib, est in columns)], lines)
+    return markdown_table(["task", "n", "truth", *(f"{lib} {est}" for lib, est in columns)], lines)
 
 
-# ------------------------------------------------------------------ the named estimators
-def accuracy(record: Record) -> str:
-    from . import accuracy as bench
+def sampler(record: Record) -> str:
+    """The sampler benchmark's one measurement, as it prints it."""
+    from . import sampler_speed
 
-    rows = [bench.Row(**row) for row in record["rows"]]
-    return bench.markdown(rows) + "\n\n" + "\n".join(f"- {line}" for line in bench.check_targets(rows))
-
-
-def seeds(record: Record) -> str:
-    from . import seeds as bench
-
-    return bench.summary([bench.Row(**row) for row in record["rows"]])
+    return sampler_speed.format_table(record)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import miestim
 from miestim.gaussian import CorrelatedGaussianTask
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 #: (dim, true MI) of the foundation benchmark, N samples each.
 TASKS = ((1, 1.0), (5, 2.0), (20, 4.0), (20, 10.0))
@@ -56,10 +56,10 @@ def run(estimators: list[str], n: int, seed: int, max_steps: int | None, device:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| estimator | d | true MI | estimate ± stderr | error | seconds |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.estimator} | {r.dim} | {r.true_mi:.2f} | {r.estimate:.3f} ± {r.stderr:.3f} | {r.error:+.3f} | {r.seconds:.1f} |")
-    return "\n".join(lines)
+    head = ["estimator", "d", "true MI", "estimate ± stderr", "error", "seconds"]
+    return markdown_table(
+        head, [[r.estimator, r.dim, f"{r.true_mi:.2f}", f"{r.estimate:.3f} ± {r.stderr:.3f}", f"{r.error:+.3f}", f"{r.seconds:.1f}"] for r in rows]
+    )
 
 
 def check_targets(rows: list[Row]) -> list[str]:

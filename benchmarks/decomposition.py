@@ -23,7 +23,7 @@ import numpy as np
 import miestim
 from miestim.gaussian import decomposition
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 NAMES = ("t", "a", "v")
 LATENT = 6
@@ -76,10 +76,10 @@ def run(dim: int, n: int, seed: int, fast: bool, device: str) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| method | term | true | estimate ± stderr | error | seconds (whole call) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.method} | {r.term} | {r.true:+.3f} | {r.estimate:+.3f} ± {r.stderr:.3f} | {r.error:+.3f} | {r.seconds:.1f} |")
-    return "\n".join(lines)
+    head = ["method", "term", "true", "estimate ± stderr", "error", "seconds (whole call)"]
+    return markdown_table(
+        head, [[r.method, r.term, f"{r.true:+.3f}", f"{r.estimate:+.3f} ± {r.stderr:.3f}", f"{r.error:+.3f}", f"{r.seconds:.1f}"] for r in rows]
+    )
 
 
 def summary(rows: list[Row]) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .._report import markdown_table
 from .runners import DEFAULTS
 from .tasks import BEYOND_KEYS, CORE, TRANSFORMS
 
@@ -47,11 +48,6 @@ def scored_on(s: Summary) -> str:
     if s.library == "plug-in":
         return "all rows (normal scores)"
     return "all rows (no split)"
-
-
-def _md(text: str) -> str:
-    """A task key inside a markdown table cell (the chain's "x;y|z" holds a pipe)."""
-    return text.replace("|", "\\|")
 
 
 def label(library: str, estimator: str) -> str:
@@ -155,19 +151,15 @@ def _vs_ours(s: Summary, ours: Summary | None) -> str:
 def detailed_table(group: list[Summary]) -> list[str]:
     """Every estimator on one task, most accurate first."""
     ours = next((s for s in group if (s.library, s.estimator) == OURS), None)
-    lines = [
-        "| estimator | seeds | mean estimate | error (mean ± sd) | mean \\|error\\| | seconds | vs miestim default | scored on |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    head = ["estimator", "seeds", "mean estimate", "error (mean ± sd)", "mean |error|", "seconds", "vs miestim default", "scored on"]
+    lines = []
     for s in sorted(group, key=lambda s: (s.seeds == 0, s.mean_abs_error)):
         name = f"**{s.name}**" if s is ours else s.name
         train = f" (on its training rows: {s.mean_train_estimate:.3f})" if s.mean_train_estimate is not None else ""
         fail = f" — {s.failures} failed: {'; '.join(s.messages)[:120]}" if s.failures else ""
-        lines.append(
-            f"| {name} | {s.seeds} | {s.mean_estimate:.3f}{train} | {_err(s)} | {s.mean_abs_error:.3f} | {s.mean_seconds:.1f} | "
-            f"{_vs_ours(s, ours)} | {scored_on(s)}{fail} |"
-        )
-    return lines
+        lines.append([name, s.seeds, f"{s.mean_estimate:.3f}{train}", _err(s), f"{s.mean_abs_error:.3f}", f"{s.mean_seconds:.1f}", _vs_ours(s, ours)])
+        lines[-1].append(f"{scored_on(s)}{fail}")
+    return markdown_table(head, lines).splitlines()
 
 
 def check_targets(summaries: list[Summary]) -> list[str]:
@@ -276,7 +268,7 @@ def check_copula_tasks(summaries: list[Summary], slack: float = COPULA_SLACK) ->
     return lines
 
 
-def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str], int, int]:
+def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[list[str]], int, int]:
     """Tasks where another library's estimator beats the default miestim estimator's mean |error| by more than ``margin``.
 
     Returns the table rows (with the most accurate estimator, and the most accurate other than CCA, which
@@ -299,10 +291,8 @@ def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str],
                 if second is not None
                 else ""
             )
-            lines.append(
-                f"| {_md(task)} | {n:,} | {ours.truth:.3f} | {ours.mean_error:+.3f} | {best.name} | {best.mean_error:+.3f} | "
-                f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f} | {other} |"
-            )
+            seconds = f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f}"
+            lines.append([task, f"{n:,}", f"{ours.truth:.3f}", f"{ours.mean_error:+.3f}", best.name, f"{best.mean_error:+.3f}", seconds, other])
         elif ours.mean_abs_error <= best.mean_abs_error:
             ahead_count += 1
     return lines, ahead_count, total
@@ -316,8 +306,7 @@ def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
     )
     if not names:
         return []
-    head = "| task | n | truth | " + " | ".join(label(*le) for le in names) + " | most accurate (of all run) |"
-    lines = [head, "|---|---|---|" + "---|" * (len(names) + 1)]
+    lines = []
     order = {t: i for i, t in enumerate(TRANSFORMS)}
     for (task, n), group in sorted(
         groups.items(), key=lambda kv: (kv[0][1], order.get(kv[1][0].transform, 9), kv[1][0].dim, kv[1][0].truth, kv[0][0])
@@ -328,8 +317,8 @@ def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
             cells.append("" if s is None else "failed" if s.seeds == 0 else f"{s.mean_error:+.3f} ({s.mean_seconds:.1f} s)")
         done = [s for s in group if s.seeds]
         best = min(done, key=lambda s: s.mean_abs_error).name if done else ""
-        lines.append(f"| {_md(task)} | {n:,} | {group[0].truth:.3f} | " + " | ".join(cells) + f" | {best} |")
-    return lines
+        lines.append([task, f"{n:,}", f"{group[0].truth:.3f}", *cells, best])
+    return markdown_table(["task", "n", "truth", *(label(*le) for le in names), "most accurate (of all run)"], lines).splitlines()
 
 
 def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
@@ -340,7 +329,7 @@ def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
     for s in grid:
         cells[(s.transform, s.dim, s.n, s.library, s.estimator)].append(s.mean_abs_error)
     keys = sorted({(s.transform, s.dim, s.n) for s in grid}, key=lambda k: (k[2], TRANSFORMS.index(k[0]) if k[0] in TRANSFORMS else 9, k[1]))
-    lines = ["| transform | d | n | " + " | ".join(label(*le) for le in names) + " |", "|---|---|---|" + "---|" * len(names)]
+    lines = []
     for t, d, n in keys:
         vals = {le: cells.get((t, d, n) + le) for le in names}
         present = [(sum(v) / len(v), le) for le, v in vals.items() if v]
@@ -350,8 +339,8 @@ def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
             v = vals[le]
             text = "" if not v else f"{sum(v) / len(v):.3f} ({len(v)})"
             row.append(f"**{text}**" if le == best and text else text)
-        lines.append(f"| {t} | {d} | {n:,} | " + " | ".join(row) + " |")
-    return lines
+        lines.append([t, d, f"{n:,}", *row])
+    return markdown_table(["transform", "d", "n", *(label(*le) for le in names)], lines).splitlines()
 
 
 def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[tuple] = CORE) -> str:
@@ -405,12 +394,8 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
             "",
         ]
         if lines:
-            parts += [
-                "| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
-                "|---|---|---|---|---|---|---|---|",
-                *lines,
-                "",
-            ]
+            head = ["task", "n", "truth", "miestim error", "most accurate", "its error", "seconds (miestim / it)", "most accurate except CCA"]
+            parts += [markdown_table(head, lines), ""]
         else:
             parts[-2] = parts[-2].rstrip(":") + "."
         family = mean_abs_by_family(summaries)

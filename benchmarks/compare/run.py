@@ -37,7 +37,7 @@ from typing import Any
 
 import torch
 
-from .._report import header, run_metadata
+from .._report import header, run_metadata, write_record
 from . import report, runners, speed, staircase
 from .runners import BMI_CHEAP, BMI_NEURAL, TORCH_MIST, Job, Plan
 from .tasks import BEYOND_KEYS, BEYOND_SEEDS, CMI, CORE, SIZES, Task, beyond_tasks, cmi_task, grid_tasks, mi_task, write_samples
@@ -132,7 +132,7 @@ def _machine() -> dict[str, Any]:
 def _write(out: Path, name: str, title: str, meta: dict[str, Any], body: str, record: dict[str, Any]) -> None:
     command = meta["command"].strip()
     (out / f"{name}.md").write_text(f"# {title}\n\n{header(meta)}\nCommand: `{command}`\n\n{body.rstrip()}\n", encoding="utf-8")
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, **record}, indent=1, default=float), encoding="utf-8")
+    write_record(out / f"{name}.json", meta, **record)
 
 
 def _parser() -> argparse.ArgumentParser:

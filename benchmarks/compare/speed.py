@@ -15,6 +15,7 @@ import torch
 import miestim
 
 from .. import sampler_speed
+from .._report import markdown_table
 
 CRITICS = ("separable", "bilinear", "concat")
 
@@ -105,28 +106,23 @@ def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sa
                 "checks are included):"
             ),
             "",
-            "| library | estimator | n | estimates | mean s | max s | steps/s |",
-            "|---|---|---|---|---|---|---|",
         ]
-        for r in estimates:
-            rate = _rate(r["steps_per_second"]) if r["steps_per_second"] else "-"
-            parts.append(
-                f"| {r['library']} | {r['estimator']} | {r['n']:,} | {r['estimates']} | {r['mean_seconds']:.1f} | {r['max_seconds']:.1f} | {rate} |"
-            )
-        parts.append("")
+        lines = [
+            [r["library"], r["estimator"], f"{r['n']:,}", r["estimates"], f"{r['mean_seconds']:.1f}", f"{r['max_seconds']:.1f}"]
+            + [_rate(r["steps_per_second"]) if r["steps_per_second"] else "-"]
+            for r in estimates
+        ]
+        parts += [markdown_table(["library", "estimator", "n", "estimates", "mean s", "max s", "steps/s"], lines), ""]
     if training:
         d, b = training[0]["dim"], training[0]["batch"]
         critics = sorted({r["critic"] for r in training}, key=CRITICS.index)
         parts += [
             f"miestim training steps per second (forward, backward, Adam; d={d}, batch {b}):",
             "",
-            "| estimator | " + " | ".join(critics) + " |",
-            "|---|" + "---|" * len(critics),
         ]
         table = {(r["estimator"], r["critic"]): r["steps_per_second"] for r in training}
-        for name in sorted({r["estimator"] for r in training}):
-            parts.append(f"| {name} | " + " | ".join(_rate(table[(name, c)]) for c in critics) + " |")
-        parts.append("")
+        lines = [[name, *(_rate(table[(name, c)]) for c in critics)] for name in sorted({r["estimator"] for r in training})]
+        parts += [markdown_table(["estimator", *critics], lines), ""]
     if sampler is not None:
         parts += [sampler_speed.format_table(sampler), ""]
     return "\n".join(parts)
