@@ -130,6 +130,13 @@ def decomposition_summary(record: Record) -> str:
 
 
 # ------------------------------------------------------------------ the side-by-side comparison
+def compare_page(record: Record) -> str:
+    """A stored comparison as ``python -m benchmarks compare`` writes its page: the protocol, then every table."""
+    from .compare import report, run
+
+    return run.protocol_notes() + "\n\n" + report.markdown(report.summarize(record["rows"]), record.get("skipped", {}))
+
+
 def _compare_groups(record: Record, kind: str) -> dict[tuple[str, int], dict[tuple[str, str], list[Record]]]:
     """(task, n) -> (library, estimator) -> its successful rows."""
     groups: dict[tuple[str, int], dict[tuple[str, str], list[Record]]] = defaultdict(lambda: defaultdict(list))
@@ -183,3 +190,10 @@ def sampler(record: Record) -> str:
     from . import sampler_speed
 
     return sampler_speed.format_table(record)
+
+
+def speed(record: Record) -> str:
+    """The comparison's speed section: seconds per estimate, training steps per second, the sampler."""
+    from .compare import speed as bench
+
+    return bench.markdown(record["training"], record["per_estimate"], record.get("sampler"))

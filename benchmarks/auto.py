@@ -21,10 +21,10 @@ from collections import Counter
 from typing import Any
 
 import miestim
-from miestim.gaussian import CorrelatedGaussianTask, GaussianTask
-from miestim.tasks import AdditiveUniformTask, SpiralTask, StudentTTask
+from miestim.gaussian import CorrelatedGaussianTask
 
 from ._report import markdown_table, run_metadata, write_record
+from ._suites import beyond_gaussian
 
 #: (task, N, target kind, bar): "abs" = mean |error| <= bar; "within" = |mean error| <= bar; "at least" = mean estimate >= bar.
 TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
@@ -34,12 +34,7 @@ TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
         (CorrelatedGaussianTask(dim=20, mi=10.0), 10_000, "abs", 0.3),
         (CorrelatedGaussianTask(dim=1, mi=5.0), 10_000, "abs", 0.15),
     ],
-    "beyond": [
-        (StudentTTask(6, 6, df=4), 10_000, "within", 0.04),
-        (SpiralTask(GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8)), 10_000, "at least", 0.92),
-        (AdditiveUniformTask(0.2), 10_000, "within", 0.08),
-        (GaussianTask.correlated_pairs(20, 20, pairs=3, rho=0.8), 5_000, "within", 0.06),
-    ],
+    "beyond": [(judged.task, judged.n, judged.kind, judged.bar) for judged in beyond_gaussian()],
 }
 
 

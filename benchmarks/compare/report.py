@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._report import markdown_table
+from .._suites import BARS
 from .runners import DEFAULTS
 from .tasks import BEYOND_KEYS, CORE, TRANSFORMS
 
@@ -23,14 +24,6 @@ BEYOND_OURS = OURS
 #: the estimators run on the whole grid (the others only on the core tasks).
 GRID = (OURS, ("plug-in", "gaussian-copula"), ("bmi", "ksg"), ("bmi", "cca"), ("sklearn", "ksg"))
 PLUGIN = ("plug-in", "gaussian-copula")
-#: issue 17's accuracy bar on each beyond-Gaussian task, for the mean estimate over the seeds:
-#: ("within", tol) of the truth, or ("at least", value).
-BEYOND_BARS = {
-    "student-t-6x6-df4": ("within", 0.04),
-    "spiral-4x4-2pairs-rho0.8": ("at least", 0.92),
-    "uniform-eps0.2": ("within", 0.08),
-    "gauss-20x20-3pairs-rho0.8": ("within", 0.06),
-}
 #: on a Gaussian-copula task the default may be worse than the plug-in by at most this (nats).
 COPULA_SLACK = 0.02
 #: the time bars: at most this fraction of torch-mist MINE's seconds on the same samples, and at most this many seconds.
@@ -197,7 +190,7 @@ def check_targets(summaries: list[Summary]) -> list[str]:
 def check_beyond(summaries: list[Summary]) -> list[str]:
     """PASS/MISS per beyond-Gaussian task against issue 17's bars: accuracy, the other estimators, and time.
 
-    Accuracy: the mean estimate over the seeds against :data:`BEYOND_BARS`. Versus the others: on a
+    Accuracy: the mean estimate over the seeds against :data:`BARS`. Versus the others: on a
     task whose copula is not Gaussian, a lower mean |error| than every other estimator run (CCA, the
     plug-in, KSG, every torch-mist and bmi neural estimator); on a Gaussian-copula task, a mean |error|
     at most the plug-in's + :data:`COPULA_SLACK`. Time: at most :data:`TIME_FRACTION` of torch-mist
@@ -214,7 +207,7 @@ def check_beyond(summaries: list[Summary]) -> list[str]:
         if ours is None:
             lines.append(f"n/a  {where}: no miestim auto result")
             continue
-        kind, bar = BEYOND_BARS.get(task, ("within", math.inf))
+        kind, bar = BARS.get(task, ("within", math.inf))
         ok = ours.mean_estimate >= bar if kind == "at least" else abs(ours.mean_error) <= bar
         lines.append(
             f"{'PASS' if ok else 'MISS'} {where} accuracy: mean estimate {ours.mean_estimate:.3f} of {ours.truth:.4f} "

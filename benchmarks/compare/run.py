@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
     if args.quick:
         grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
-        beyond, beyond_seeds, beyond_n = beyond_tasks(["uniform-eps0.2"]), [0], 1_000
+        beyond, beyond_seeds, beyond_n = beyond_tasks(["additive-uniform-eps0.2"]), [0], 1_000
         sizes, core_n, grid_seeds, core_seeds, max_steps = [1_000], 1_000, [0], [0], 60
         lists = {"miestim_core": ["auto", "smile"], "torch_mist": ["smile"], "bmi_core": ["infonce", *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = 20, 0.0, 64, ["smile", "infonce"]
@@ -308,7 +308,7 @@ def write_compare(
         pngs.append(f"![every estimator on the core tasks]({name}_core.png)")
     if report.plot_grid(summaries, str(out / f"{name}_grid.png")):
         pngs.append(f"![estimate against truth on the grid]({name}_grid.png)")
-    text = _protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
+    text = protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
     record = {
         "rows": rows,
         "skipped": skipped,
@@ -321,7 +321,7 @@ def write_compare(
     return record
 
 
-def _protocol_notes() -> str:
+def protocol_notes() -> str:
     return """Every library gets the same samples (one draw per task, n and seed). How each one trains and
 what it scores:
 

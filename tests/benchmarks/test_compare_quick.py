@@ -31,9 +31,9 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
         ("plug-in", "gaussian-copula"),
     }
     assert all(r["error"] is not None and r["seconds"] > 0 for r in rows)
-    beyond = {(r["library"], r["estimator"]) for r in rows if r["task"] == "uniform-eps0.2"}
+    beyond = {(r["library"], r["estimator"]) for r in rows if r["task"] == "additive-uniform-eps0.2"}
     assert beyond == {("miestim", "smile"), ("miestim", "auto"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
-    assert "## Beyond Gaussians" in page and "uniform-eps0.2 n=1,000 accuracy" in page
+    assert "## Beyond Gaussians" in page and "additive-uniform-eps0.2 n=1,000 accuracy" in page
     stair = json.loads((out / "staircase.json").read_text())
     assert [b["bound"] for b in stair["bounds"]] == [label for label, _, _ in run.staircase.BOUNDS]
     assert all(len(b["levels"]) == 5 for b in stair["bounds"])
@@ -89,7 +89,7 @@ def test_targets_and_ahead_behind():
     assert report.behind(report.summarize(worse)) == ([], 0, 1)  # not the most accurate, but within the 0.05 margin
     far = [dict(r, error=-0.2) if r["library"] == "miestim" else r for r in worse]
     behind, ahead, total = report.behind(report.summarize(far))
-    assert (ahead, total) == (0, 1) and "| bmi cca |" in behind[0]
+    assert (ahead, total) == (0, 1) and behind[0][4] == "bmi cca"  # the most accurate estimator's column
     assert report.behind(report.summarize(rows)) == ([], 1, 1)
 
 
@@ -118,7 +118,7 @@ def test_beyond_gaussian_plan(tmp_path, monkeypatch, capsys):
     )
     err = capsys.readouterr().err
     assert "plan: 16 estimates (plug-in 8, bmi 8)" in err
-    assert "gauss-20x20-3pairs-rho0.8|n=5000|seed=1: cca" in err and "student-t-6x6-df4|n=10000|seed=0: gaussian-copula" in err
+    assert "gaussian-20x20-3pairs-rho0.8|n=5000|seed=1: cca" in err and "student-t-6x6-df4|n=10000|seed=0: gaussian-copula" in err
     assert "d5-mi2-plain" not in err
 
 
@@ -130,22 +130,22 @@ def _beyond_row(task, library, estimator, error, seconds, copula="other", truth=
 
 def test_beyond_checks():
     rows = [
-        _beyond_row("uniform-eps0.2", "miestim", "auto", -0.05, 4.0),
-        _beyond_row("uniform-eps0.2", "bmi", "ksg", -0.06, 3.0),
-        _beyond_row("uniform-eps0.2", "torch-mist", "mine", -0.3, 7.0),
+        _beyond_row("additive-uniform-eps0.2", "miestim", "auto", -0.05, 4.0),
+        _beyond_row("additive-uniform-eps0.2", "bmi", "ksg", -0.06, 3.0),
+        _beyond_row("additive-uniform-eps0.2", "torch-mist", "mine", -0.3, 7.0),
         # The bars judge the default, estimator="auto"; a named estimator's row plays no part.
-        _beyond_row("uniform-eps0.2", "miestim", "smile", -0.5, 1.0),
-        _beyond_row("gauss-20x20-3pairs-rho0.8", "miestim", "auto", -0.05, 4.0, copula="gaussian"),
-        _beyond_row("gauss-20x20-3pairs-rho0.8", "miestim", "smile", -0.05, 4.0, copula="gaussian"),
-        _beyond_row("gauss-20x20-3pairs-rho0.8", "plug-in", "gaussian-copula", 0.02, 0.1, copula="gaussian"),
+        _beyond_row("additive-uniform-eps0.2", "miestim", "smile", -0.5, 1.0),
+        _beyond_row("gaussian-20x20-3pairs-rho0.8", "miestim", "auto", -0.05, 4.0, copula="gaussian"),
+        _beyond_row("gaussian-20x20-3pairs-rho0.8", "miestim", "smile", -0.05, 4.0, copula="gaussian"),
+        _beyond_row("gaussian-20x20-3pairs-rho0.8", "plug-in", "gaussian-copula", 0.02, 0.1, copula="gaussian"),
     ]
     lines = report.check_beyond(report.summarize(rows))
-    assert lines[0].startswith("PASS uniform-eps0.2 n=10,000 accuracy")  # |-0.05| <= 0.08
-    assert lines[1].startswith("PASS uniform-eps0.2 n=10,000 vs the others: mean |error| 0.050 is lower than all 2")
-    assert lines[2].startswith("MISS uniform-eps0.2 n=10,000 time: 4.0 s")  # 4 s > half of MINE's 7 s
-    assert lines[3].startswith("PASS gauss-20x20") and lines[4].startswith("MISS gauss-20x20-3pairs-rho0.8 n=10,000 vs the plug-in")
-    assert lines[5].startswith("n/a  gauss-20x20-3pairs-rho0.8 n=10,000 time")
+    assert lines[0].startswith("PASS additive-uniform-eps0.2 n=10,000 accuracy")  # |-0.05| <= 0.08
+    assert lines[1].startswith("PASS additive-uniform-eps0.2 n=10,000 vs the others: mean |error| 0.050 is lower than all 2")
+    assert lines[2].startswith("MISS additive-uniform-eps0.2 n=10,000 time: 4.0 s")  # 4 s > half of MINE's 7 s
+    assert lines[3].startswith("PASS gaussian-20x20") and lines[4].startswith("MISS gaussian-20x20-3pairs-rho0.8 n=10,000 vs the plug-in")
+    assert lines[5].startswith("n/a  gaussian-20x20-3pairs-rho0.8 n=10,000 time")
     copula = report.check_copula_tasks(report.summarize(rows))
-    assert copula[0].startswith("MISS gauss-20x20")
+    assert copula[0].startswith("MISS gaussian-20x20")
     assert copula[-1].startswith("MISS the default is within 0.02 of the plug-in's mean |error| on 0 of 1")
-    assert report.check_beyond(report.summarize(rows[1:4])) == ["n/a  uniform-eps0.2 n=10,000: no miestim auto result"]
+    assert report.check_beyond(report.summarize(rows[1:4])) == ["n/a  additive-uniform-eps0.2 n=10,000: no miestim auto result"]
