@@ -130,24 +130,30 @@ def decomposition_summary(record: Record) -> str:
 
 
 # ------------------------------------------------------------------ the side-by-side comparison
+def _compare_rows(record: Record) -> list[ValidationRow]:
+    from .compare import runners
+
+    return [runners.from_record(row) for row in record["rows"]]
+
+
 def compare_page(record: Record) -> str:
     """A stored comparison as ``python -m benchmarks compare`` writes its page: the protocol, then every table."""
     from .compare import report, run
 
-    return run.protocol_notes() + "\n\n" + report.markdown(report.summarize(record["rows"]), record.get("skipped", {}))
+    return run.protocol_notes() + "\n\n" + report.markdown(report.summarize(_compare_rows(record)), record.get("skipped", {}))
 
 
-def _compare_groups(record: Record, kind: str) -> dict[tuple[str, int], dict[tuple[str, str], list[Record]]]:
+def _compare_groups(record: Record, kind: str) -> dict[tuple[str, int], dict[tuple[str, str], list[ValidationRow]]]:
     """(task, n) -> (library, estimator) -> its successful rows."""
-    groups: dict[tuple[str, int], dict[tuple[str, str], list[Record]]] = defaultdict(lambda: defaultdict(list))
-    for row in record["rows"]:
-        if row["kind"] == kind and row.get("error") is not None:
-            groups[row["task"], row["n"]][row["library"], row["estimator"]].append(row)
+    groups: dict[tuple[str, int], dict[tuple[str, str], list[ValidationRow]]] = defaultdict(lambda: defaultdict(list))
+    for row in _compare_rows(record):
+        if row.labels["kind"] == kind and row.status == "ok":
+            groups[row.task, row.n][row.labels["library"], row.labels["estimator"]].append(row)
     return groups
 
 
-def _mean_abs(rows: list[Record]) -> float:
-    return statistics.fmean(abs(r["error"]) for r in rows)
+def _mean_abs(rows: list[ValidationRow]) -> float:
+    return statistics.fmean(abs(r.error) for r in rows)
 
 
 def compare_best(*libraries: str) -> Render:
@@ -167,7 +173,7 @@ def compare_best(*libraries: str) -> Render:
                     continue
                 best = min(candidates, key=lambda e: _mean_abs(candidates[e]))
                 rows = candidates[best]
-                cells.append(f"{best} {_mean_abs(rows):.3f} ({statistics.fmean(r['seconds'] for r in rows):.1f} s)")
+                cells.append(f"{best} {_mean_abs(rows):.3f} ({statistics.fmean(r.seconds for r in rows):.1f} s)")
             lines.append(cells)
         return markdown_table(["task", "n", "miestim default", *(f"best of {lib}" for lib in libraries)], lines)
 
@@ -180,8 +186,8 @@ def compare_cmi(record: Record) -> str:
     columns = sorted({key for by in groups.values() for key in by}, key=lambda k: (k[0] != "miestim", k[0], k[1] != "auto", k[1]))
     lines = []
     for (task, n), by in groups.items():
-        truth = next(iter(by.values()))[0]["truth"]
-        lines.append([task, f"{n:,}", f"{truth:.3f}", *(f"{statistics.fmean(r['error'] for r in by[c]):+.3f}" if c in by else "—" for c in columns)])
+        truth = next(iter(by.values()))[0].truth
+        lines.append([task, f"{n:,}", f"{truth:.3f}", *(f"{statistics.fmean(r.error for r in by[c]):+.3f}" if c in by else "—" for c in columns)])
     return markdown_table(["task", "n", "truth", *(f"{lib} {est}" for lib, est in columns)], lines)
 
 

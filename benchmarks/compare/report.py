@@ -6,7 +6,8 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from miestim.validation import ValidationRow
 
 from .._report import markdown_table
 from .._suites import BARS
@@ -81,17 +82,18 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+def summarize(rows: Iterable[ValidationRow]) -> list[Summary]:
+    """One :class:`Summary` per task, n, library and estimator, over its seeds."""
+    groups: dict[tuple, list[ValidationRow]] = defaultdict(list)
     for r in rows:
-        groups[(r["task"], r["n"], r["library"], r["estimator"])].append(r)
+        groups[(r.task, r.n, r.labels["library"], r.labels["estimator"])].append(r)
     out = []
     for (task, n, library, estimator), rs in groups.items():
-        ok = [r for r in rs if r["error"] is not None]
-        errors = [r["error"] for r in ok]
+        ok = [r for r in rs if r.status == "ok"]
+        errors = [r.error for r in ok]
         sd = math.sqrt(sum((e - _mean(errors)) ** 2 for e in errors) / (len(errors) - 1)) if len(errors) > 1 else math.nan
-        trains = [r["estimate_train"] for r in ok if r.get("estimate_train") is not None]
-        first = rs[0]
+        trains = [r.labels["estimate_train"] for r in ok if r.labels.get("estimate_train") is not None]
+        first = rs[0].labels
         out.append(
             Summary(
                 task,
@@ -99,19 +101,19 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
                 first["dim"],
                 first["transform"],
                 n,
-                first["truth"],
+                rs[0].truth,
                 library,
                 estimator,
                 len(ok),
                 len(rs) - len(ok),
-                _mean([r["estimate"] for r in ok]),
+                _mean([r.estimate for r in ok]),
                 _mean(errors),
                 sd,
                 _mean([abs(e) for e in errors]),
-                _mean([r["seconds"] for r in ok if r["seconds"] is not None]),
-                next((r["evaluated_on"] for r in rs if r["evaluated_on"]), ""),
+                _mean([r.seconds for r in ok if math.isfinite(r.seconds)]),
+                next((r.labels["evaluated_on"] for r in rs if r.labels.get("evaluated_on")), ""),
                 _mean(trains) if trains else None,
-                tuple(sorted({r["error_message"] for r in rs if r.get("error_message")})),
+                tuple(sorted({r.message for r in rs if r.message})),
                 first.get("copula", "gaussian"),
             )
         )

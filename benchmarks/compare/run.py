@@ -31,11 +31,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from miestim.validation import ValidationRow
 
 from .._report import header, run_metadata, write_record
 from . import report, runners, speed, staircase
@@ -214,7 +215,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
     if args.render:
         stored = json.loads((out / f"{page}.json").read_text())
-        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core, name=page)
+        write_compare(out, stored["meta"], [runners.from_record(r) for r in stored["rows"]], stored["skipped"], core, name=page)
         return 0
     combined: dict[str, Any] = {"meta": meta}
 
@@ -259,10 +260,9 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                     log(f"  {lib:>10} {job.id}: {', '.join(names)}")
             return 0
         start = time.perf_counter()
-        compare_rows: list[dict[str, Any]] = []
+        compare_rows: list[ValidationRow] = []
         if "compare" in args.only:
-            rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
-            compare_rows = [asdict(r) for r in rows]
+            compare_rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
             combined["compare"] = write_compare(out, meta, compare_rows, skipped, core, name=page)
         if "staircase" in args.only:
             traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
@@ -274,7 +274,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
             print(body)
         if "speed" in args.only:
             if not compare_rows and (out / "compare.json").exists():
-                compare_rows = json.loads((out / "compare.json").read_text())["rows"]
+                compare_rows = [runners.from_record(r) for r in json.loads((out / "compare.json").read_text())["rows"]]
             training = speed.run_training(
                 dim=20,
                 batch=speed_batch,
@@ -298,7 +298,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def write_compare(
-    out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task], name: str = "compare"
+    out: Path, meta: dict[str, Any], rows: list[ValidationRow], skipped: dict[str, str], core: list[Task], name: str = "compare"
 ) -> dict[str, Any]:
     """{name}.md (protocol, plots, tables), {name}.json and the PNGs from the rows; prints the page and returns the record."""
     summaries = report.summarize(rows)
@@ -310,7 +310,7 @@ def write_compare(
         pngs.append(f"![estimate against truth on the grid]({name}_grid.png)")
     text = protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
     record = {
-        "rows": rows,
+        "rows": [runners.to_record(r) for r in rows],
         "skipped": skipped,
         "targets": report.check_targets(summaries),
         "beyond": report.check_beyond(summaries),

@@ -5,6 +5,7 @@ against a per-batch refit (:mod:`benchmarks.sampler_speed`, run here with its ow
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from typing import Any
 import torch
 
 import miestim
+from miestim.validation import ValidationRow
 
 from .. import sampler_speed
 from .._report import markdown_table
@@ -72,16 +74,16 @@ def run_sampler(*, quick: bool, device: str) -> dict[str, Any]:
     return sampler_speed.run(**sizes, device=device)
 
 
-def per_estimate(compare_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def per_estimate(compare_rows: list[ValidationRow]) -> list[dict[str, Any]]:
     """Mean wall seconds per estimate and training steps per second by library, estimator and n, from the comparison."""
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple, list[ValidationRow]] = defaultdict(list)
     for r in compare_rows:
-        if r["seconds"] is not None and r["kind"] == "mi":
-            groups[(r["library"], r["estimator"], r["n"])].append(r)
+        if math.isfinite(r.seconds) and r.labels["kind"] == "mi":
+            groups[(r.labels["library"], r.labels["estimator"], r.n)].append(r)
     out = []
     for (library, estimator, n), rows in sorted(groups.items()):
-        seconds = [r["seconds"] for r in rows]
-        rates = [r["steps"] / r["seconds"] for r in rows if r["steps"] and r["seconds"]]
+        seconds = [r.seconds for r in rows]
+        rates = [r.labels["steps"] / r.seconds for r in rows if r.labels.get("steps") and r.seconds]
         out.append(
             {
                 "library": library,

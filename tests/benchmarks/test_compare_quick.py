@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from pathlib import Path
 
-from benchmarks.compare import envs, report, run
-from benchmarks.compare.runners import Row
+from benchmarks.compare import envs, report, run, runners
+from benchmarks.compare.runners import Job
+from benchmarks.compare.tasks import Task
 
 
 def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
@@ -22,16 +25,16 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
         assert (out / name).is_file(), name
     page = (out / "compare.md").read_text()
     assert page.startswith("# Side by side") and "python -m benchmarks compare --quick" in page and "- torch-mist: no environment" in page
-    rows = json.loads((out / "compare.json").read_text())["rows"]
-    assert {(r["library"], r["estimator"]) for r in rows} == {
+    rows = [runners.from_record(r) for r in json.loads((out / "compare.json").read_text())["rows"]]
+    assert {(r.labels["library"], r.labels["estimator"]) for r in rows} == {
         ("miestim", "smile"),
         ("miestim", "auto"),
         ("miestim", "cmine"),
         ("sklearn", "ksg"),
         ("plug-in", "gaussian-copula"),
     }
-    assert all(r["error"] is not None and r["seconds"] > 0 for r in rows)
-    beyond = {(r["library"], r["estimator"]) for r in rows if r["task"] == "additive-uniform-eps0.2"}
+    assert all(r.status == "ok" and r.seconds > 0 for r in rows)
+    beyond = {(r.labels["library"], r.labels["estimator"]) for r in rows if r.task == "additive-uniform-eps0.2"}
     assert beyond == {("miestim", "smile"), ("miestim", "auto"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
     assert "## Beyond Gaussians" in page and "additive-uniform-eps0.2 n=1,000 accuracy" in page
     stair = json.loads((out / "staircase.json").read_text())
@@ -69,8 +72,9 @@ def test_worker_records_a_failing_library_without_crashing(tmp_path):
     assert proc.returncode != 0 and "bmi" in proc.stderr
 
 
-def _row(task, library, estimator, error, seconds, seed=0):
-    return Row(task, "mi", 5, "plain", 10_000, seed, 2.0, library, estimator, estimate=2.0 + error, error=error, seconds=seconds).__dict__
+def _row(task, library, estimator, error, seconds, seed=0, *, truth=2.0, copula="gaussian"):
+    job = Job(Task(task, "mi", 5, truth, "plain", sampler=None, copula=copula), 10_000, seed, Path("unused.npz"))
+    return job.row(library, estimator, estimate=truth + error, seconds=seconds)
 
 
 def test_targets_and_ahead_behind():
@@ -81,13 +85,13 @@ def test_targets_and_ahead_behind():
     ]
     lines = report.check_targets(report.summarize(rows))  # against all, against the neural ones, the missing task
     assert [line[:4] for line in lines] == ["PASS", "PASS", "n/a "] and lines[2].startswith("n/a  d20-mi4-plain")
-    slow = [dict(r, seconds=9.0) if r["library"] == "miestim" else r for r in rows]
+    slow = [replace(r, seconds=9.0) if r.labels["library"] == "miestim" else r for r in rows]
     assert report.check_targets(report.summarize(slow))[0].startswith("MISS")  # 9 s > half of 15 s
     worse = rows + [_row("d5-mi2-plain", "bmi", "cca", 0.001, 0.1)]
     every, neural = report.check_targets(report.summarize(worse))[:2]
     assert every.startswith("MISS") and "not lower than bmi cca" in every and neural.startswith("PASS")
     assert report.behind(report.summarize(worse)) == ([], 0, 1)  # not the most accurate, but within the 0.05 margin
-    far = [dict(r, error=-0.2) if r["library"] == "miestim" else r for r in worse]
+    far = [replace(r, estimate=1.8, error=-0.2) if r.labels["library"] == "miestim" else r for r in worse]
     behind, ahead, total = report.behind(report.summarize(far))
     assert (ahead, total) == (0, 1) and behind[0][4] == "bmi cca"  # the most accurate estimator's column
     assert report.behind(report.summarize(rows)) == ([], 1, 1)
@@ -123,9 +127,27 @@ def test_beyond_gaussian_plan(tmp_path, monkeypatch, capsys):
 
 
 def _beyond_row(task, library, estimator, error, seconds, copula="other", truth=1.0, seed=0):
-    return Row(
-        task, "mi", 1, "x", 10_000, seed, truth, library, estimator, estimate=truth + error, error=error, seconds=seconds, copula=copula
-    ).__dict__
+    return _row(task, library, estimator, error, seconds, seed, truth=truth, copula=copula)
+
+
+def test_a_row_is_a_validation_row_and_its_record_round_trips():
+    job = Job(Task("d5-mi2-plain", "mi", 5, 2.0, "plain", sampler=None), 1_000, 3, Path("unused.npz"))
+    ok = job.row("bmi", "ksg", estimate=1.9, seconds=0.5, evaluated_on="all rows")
+    assert (ok.status, ok.estimator, ok.quantity) == ("ok", "bmi ksg", "I(X;Y)") and abs(ok.error + 0.1) < 1e-12
+    assert ok.labels == {
+        "library": "bmi",
+        "estimator": "ksg",
+        "kind": "mi",
+        "dim": 5,
+        "transform": "plain",
+        "copula": "gaussian",
+        "evaluated_on": "all rows",
+    }
+    failed = job.row("torch-mist", "mine", error_message="RuntimeError: boom")
+    assert (failed.status, failed.message) == ("error", "RuntimeError: boom")
+    assert job.row("bmi", "dv", estimate=float("nan")).status == "non-finite"
+    stored = json.loads(json.dumps(runners.to_record(failed), allow_nan=False))  # strict JSON: NaN is stored as null
+    assert stored["error"] is None and runners.to_record(runners.from_record(stored)) == stored
 
 
 def test_beyond_checks():
