@@ -203,3 +203,35 @@ def speed(record: Record) -> str:
     from .compare import speed as bench
 
     return bench.markdown(record["training"], record["per_estimate"], record.get("sampler"))
+
+
+def oracle_cmi(record: Record) -> str:
+    """The oracle record's conditional rows: each CMI readout of the exact critic."""
+    from . import oracle
+
+    return oracle.markdown([oracle.Row(**row) for row in record["rows"] if "|" in row["quantity"]])
+
+
+def staircase(record: Record) -> str:
+    """The staircase's tables, from the per-step statistics of its record."""
+    from .compare import staircase as bench
+
+    return bench.markdown(record["bounds"])
+
+
+def seeds_variants(*variants: str) -> Render:
+    """A renderer of the seeds record restricted to some critic variants (``"default"``, ``"quadratic"``, ...)."""
+
+    def render(record: Record) -> str:
+        from . import seeds as bench
+
+        return bench.summary([bench.Row(**row) for row in record["rows"] if row["variant"] in variants])
+
+    return render
+
+
+def oracle_mi(record: Record) -> str:
+    """The oracle record's MI rows: each readout of the exact critic on Gaussian tasks."""
+    from . import oracle
+
+    return oracle.markdown([oracle.Row(**row) for row in record["rows"] if "|" not in row["quantity"]])

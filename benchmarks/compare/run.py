@@ -267,8 +267,8 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         if "staircase" in args.only:
             traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
             staircase.plot(traces, str(out / "staircase.png"), batch=64)
-            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(traces, steps_per_level)
             record = {"steps_per_level": steps_per_level, "bounds": staircase.record(traces, steps_per_level)}
+            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(record["bounds"])
             _write(out, "staircase", "The staircase of Poole et al. (2019)", meta, body, record)
             combined["staircase"] = record
             print(body)

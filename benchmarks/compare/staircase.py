@@ -104,13 +104,13 @@ def run(*, dim: int = 20, batch: int = 64, steps_per_level: int = 4_000, seed: i
     return traces
 
 
-def markdown(traces: list[Trace], steps_per_level: int) -> str:
-    stats = {t.label: level_stats(t, steps_per_level) for t in traces}
-    mse = [[t.label, *(f"{s['mse']:.3f}" for s in stats[t.label]), f"{t.steps_per_second:.0f}"] for t in traces]
+def markdown(bounds: list[dict[str, Any]]) -> str:
+    """The tables of a run from its record's rows (:func:`record`): MSE per step and speed, then bias and variance."""
+    mse = [[b["bound"], *(f"{s['mse']:.3f}" for s in b["levels"]), f"{b['steps_per_second']:.0f}"] for b in bounds]
     per_step = [
-        [t.label, f"{s['true_mi']:g}", f"{s['mean']:.3f}", f"{s['bias']:+.3f}", f"{s['variance']:.3f}", f"{s['mse']:.3f}"]
-        for t in traces
-        for s in stats[t.label]
+        [b["bound"], f"{s['true_mi']:g}", f"{s['mean']:.3f}", f"{s['bias']:+.3f}", f"{s['variance']:.3f}", f"{s['mse']:.3f}"]
+        for b in bounds
+        for s in b["levels"]
     ]
     return "\n".join(
         [
