@@ -20,6 +20,10 @@ A table from a new record is one entry of :data:`REGIONS`, e.g. for a record who
     "demo-timings": Region(("make_demo.json",), rows_table(("step", "{step}"), ("seconds", "{seconds:.0f}"))),
 
 then ``<!-- record: demo-timings -->`` / ``<!-- /record -->`` in the page, and ``python -m benchmarks docs``.
+A benchmark that prints its own table of its rows (``benchmarks/<module>.py`` with a row dataclass
+``Row`` and ``table(rows)``, writing its record with ``_report.write_record``) is shown as it prints::
+
+    "threads": Region(("threads.json",), benchmark_page("threads", "Row", "table")),
 
 Usage::
 
