@@ -11,6 +11,8 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+# Where the demo writes (python -m benchmarks threads times it in a fresh folder, as a new user runs it).
+DEMO_OUT ?= runs
 PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check
 
@@ -30,10 +32,10 @@ setup: $(VENV)/.installed
 
 demo: setup
 	@echo "== 1/2: the default estimator against ground truth: miestim validate --suite quick =="
-	@$(PY) -m miestim validate --suite quick --plot runs/validate_quick.png
+	@$(PY) -m miestim validate --suite quick --plot $(DEMO_OUT)/validate_quick.png
 	@echo "== 2/2: the sentiment example on synthetic data, one epoch (make example: the full run) =="
-	@$(PY) -m examples.sentiment train --out runs/sentiment --epochs 1
-	@echo "plot: runs/sentiment/report.png"
+	@$(PY) -m examples.sentiment train --out $(DEMO_OUT)/sentiment --epochs 1
+	@echo "plot: $(DEMO_OUT)/sentiment/report.png"
 
 example: setup
 	$(PY) -m examples.sentiment train --out runs/sentiment

@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,compare,compare-setup,validate,docs} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,threads,gpu,compare,compare-setup,validate,docs} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
         "sentiment-speed": "benchmarks.sentiment_speed",
         "large-data": "benchmarks.large_data",
         "distributed": "benchmarks.distributed",
+        "threads": "benchmarks.threads",
+        "gpu": "benchmarks.gpu",
         "compare": "benchmarks.compare.run",
         "compare-setup": "benchmarks.compare.envs",
         "validate": "benchmarks.validate",

@@ -3,19 +3,69 @@
 miestim validate --suite quick                                   # the default estimator on the quick suite
 miestim validate --estimator infonce --suite standard --jobs 2 --json runs/infonce.json --plot runs/infonce.png
 miestim validate --callable mypackage.estimators:ksg --suite quick  # your own f(x, y) -> float
+MIESTIM_NUM_THREADS=2 miestim validate --suite quick              # torch threads of this process (default 1)
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import importlib.util
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_THREADS", "THREADS_ENV", "main", "program_threads", "resolve_num_threads"]
+
+#: torch intra-op threads of a program run from the command line (``miestim validate``, the example) when neither
+#: ``--num-threads`` nor :data:`THREADS_ENV` says otherwise. One, from docs/benchmarks/threads.md (``python -m
+#: benchmarks threads``): beside one busy process a second thread made the example's epoch and a one-call estimate
+#: several times slower, while on an idle machine it gained little on tensors of this size.
+DEFAULT_THREADS = 1
+#: The environment variable that sets the thread count of the command lines (a positive integer).
+THREADS_ENV = "MIESTIM_NUM_THREADS"
+
+
+def resolve_num_threads(requested: int | None = None) -> int:
+    """The intra-op thread count a command line runs with: ``requested``, else ``$MIESTIM_NUM_THREADS``, else :data:`DEFAULT_THREADS`.
+
+    Raises:
+        ValueError: ``requested`` or the environment variable is not a positive integer.
+    """
+    if requested is None:
+        text = os.environ.get(THREADS_ENV, "").strip()
+        if not text:
+            return DEFAULT_THREADS
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer (torch threads per process); got {text!r}.")
+        return int(text)
+    if isinstance(requested, bool) or not isinstance(requested, int) or requested < 1:
+        raise ValueError(f"num_threads must be a positive integer (torch threads per process); got {requested!r}.")
+    return requested
+
+
+@contextlib.contextmanager
+def program_threads(requested: int | None = None) -> Iterator[int]:
+    """Run a program's body with torch's intra-op thread count of :func:`resolve_num_threads`, restored on exit.
+
+    For program entry points only (this module's :func:`main`, the example's command line): the
+    library's functions never change torch's global thread count. In your own program call
+    ``torch.set_num_threads`` once at start-up instead (see the guide's "Threads" section).
+
+    Yields:
+        The thread count in force.
+    """
+    threads = resolve_num_threads(requested)
+    import torch  # imported here: ``miestim --help`` stays fast
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
 
 
 def load_callable(spec: str) -> Callable[..., Any]:
@@ -70,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--jobs", type=int, default=1, help="parallel jobs (joblib; -1: all cores; default 1)")
     run.add_argument("--timeout", type=float, help="seconds one task may take; past it the task is stopped and recorded")
     run.add_argument("--device", help="device of the library's estimators (default: CPU)")
+    run.add_argument(
+        "--num-threads",
+        type=int,
+        help=f"torch threads of this process (default: ${THREADS_ENV}, else {DEFAULT_THREADS}: measured fastest on a shared machine)",
+    )
     run.add_argument("--json", metavar="PATH", help="write the report as JSON")
     run.add_argument("--plot", metavar="PATH", help="save estimate against truth as an image (needs matplotlib)")
     return parser
@@ -83,7 +138,8 @@ def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: S
     try:
         estimator: Any = load_callable(args.function) if args.function else args.estimator
         options = {"device": args.device} if args.device and not args.function else None
-        report = validate(estimator, args.suite, n=args.n, seeds=args.seeds, n_jobs=args.jobs, timeout=args.timeout, estimate_kwargs=options)
+        with program_threads(args.num_threads):
+            report = validate(estimator, args.suite, n=args.n, seeds=args.seeds, n_jobs=args.jobs, timeout=args.timeout, estimate_kwargs=options)
     except (TypeError, ValueError) as err:
         parser.error(str(err))
     meta = report.meta

@@ -11,8 +11,11 @@ torchrun --nproc_per_node 2 -m examples.sentiment train --preset smoke   # 2 pro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import fields
 
 import torch.distributed
@@ -24,7 +27,13 @@ from .data import SyntheticConfig, make_synthetic, write_mosi_shaped, write_sdk
 from .mi_terms import TERM_NAMES
 from .model import FUSIONS, RNN_STYLES, TEXT_PROJECTIONS
 
-__all__ = ["main"]
+__all__ = ["DEFAULT_THREADS", "THREADS_ENV", "main", "process_threads"]
+
+#: Torch threads of each process unless --num-threads or $MIESTIM_NUM_THREADS says otherwise: one, as miestim's own
+#: command lines use (measured fastest for this example's epoch on a shared machine: docs/benchmarks/threads.md).
+DEFAULT_THREADS = 1
+#: The environment variable miestim's command lines read too, so one setting covers both.
+THREADS_ENV = "MIESTIM_NUM_THREADS"
 
 _HELP = {
     "data": f"dataset: {', '.join(DATA_SOURCES)}",
@@ -53,6 +62,8 @@ _HELP = {
     "decay_epochs": "epochs after which the learning rate is multiplied by --decay-gamma",
     "stage1_passes": "estimator-only passes per epoch (stage 1)",
     "device": "cpu, cuda, cuda:N or auto",
+    "num_threads": f"torch threads of each process (default: ${THREADS_ENV}, else {DEFAULT_THREADS}: measured fastest on a shared machine, "
+    "docs/benchmarks/threads.md)",
 }
 
 
@@ -92,6 +103,30 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return preset_config(args.preset, **options)
 
 
+@contextlib.contextmanager
+def process_threads(requested: int | None = None) -> Iterator[int]:
+    """Run the body on ``requested`` torch threads, else ``$MIESTIM_NUM_THREADS``, else :data:`DEFAULT_THREADS`; restored on exit.
+
+    The program sets its own thread count, as the guide's "Threads" section asks of a program
+    using miestim (the library never changes it).
+
+    Raises:
+        ValueError: the environment variable is set but not a positive integer.
+    """
+    text = os.environ.get(THREADS_ENV, "").strip()
+    if requested is None and text:
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{THREADS_ENV} must be a positive integer (torch threads per process); got {text!r}.")
+        requested = int(text)
+    threads = DEFAULT_THREADS if requested is None else requested
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield threads
+    finally:
+        torch.set_num_threads(before)
+
+
 def format_parameter_counts(model, mi) -> str:
     """The parameter counts of a :class:`~examples.sentiment.model.MIMRLModel` and its :class:`~examples.sentiment.mi_terms.MITerms`."""
     model_counts, mi_counts = model.parameter_counts(), mi.parameter_counts()
@@ -112,14 +147,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     from .train import Trainer, init_distributed  # imports transformers lazily: make-data does not need it
 
+    if not sys.stderr.isatty():  # a log, not a terminal: one line per phase, and no weight-loading bar either
+        with contextlib.suppress(ImportError):
+            from transformers.utils import logging as transformers_logging
+
+            transformers_logging.disable_progress_bar()
+
     config = config_from_args(args)
     joined = init_distributed(config.device)  # under torchrun: one process per rank
     rank = get_rank()
     try:
-        trainer = Trainer(config)
-        if rank == 0:
-            print(format_parameter_counts(trainer.model, trainer.mi), flush=True)
-        report = trainer.fit(resume=args.resume)
+        # The program's thread policy: one thread unless told otherwise; Trainer sets none.
+        with process_threads(config.num_threads):
+            trainer = Trainer(config)
+            if rank == 0:
+                print(format_parameter_counts(trainer.model, trainer.mi), flush=True)
+            report = trainer.fit(resume=args.resume)
     finally:
         if joined:
             torch.distributed.destroy_process_group()

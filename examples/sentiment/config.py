@@ -75,7 +75,7 @@ class TrainConfig:
     device: str = "cpu"
     out: str = "runs/sentiment"
     progress: bool = True
-    num_threads: int | None = None
+    num_threads: int | None = None  # read by the command line (cli.process_threads), not by Trainer
 
     def __post_init__(self) -> None:
         if self.data not in DATA_SOURCES:
@@ -107,6 +107,8 @@ class TrainConfig:
         for name in ("lr", "mi_lr", "clip", "text_lr_scale", "decay_gamma"):
             if getattr(self, name) is not None and not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0; got {getattr(self, name)}.")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads must be >= 1 (torch threads per process) or None; got {self.num_threads}.")
         if self.stage1_passes < 0 or self.fusion_blocks < 0 or self.warmup_epochs < 0:
             raise ValueError("stage1_passes, fusion_blocks and warmup_epochs must be >= 0.")
         for name in ("dropout", "fusion_dropout"):

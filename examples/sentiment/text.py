@@ -16,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 from transformers import AutoModel, AutoTokenizer
+
+from .progress import phase_progress
 
 __all__ = ["TextEncoder", "cached_text_features", "default_text_model_path", "encode_texts"]
 
@@ -146,7 +147,7 @@ def encode_texts(
         batch_size: sentences per forward pass.
         device: where to run; the encoder is moved there (``nn.Module.to`` acts in place). None
             keeps it where it is.
-        progress: show a tqdm bar over batches.
+        progress: show progress: a bar on a terminal, one line in a log (:func:`~examples.sentiment.progress.phase_progress`).
 
     Returns:
         ``features`` (N, L_max, hidden_size) float16, each row's valid tokens first and zeros after,
@@ -170,7 +171,7 @@ def encode_texts(
     encoder.eval()
     try:
         with torch.no_grad():
-            for start in tqdm(range(0, len(order), batch_size), desc="encoding text", disable=not progress):
+            for start in phase_progress(range(0, len(order), batch_size), "encoding text", enabled=progress):
                 index = order[start : start + batch_size]
                 batch = encoder.tokenize([sentences[i] for i in index])
                 mask = batch["attention_mask"].to(encoder.device)

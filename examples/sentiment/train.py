@@ -65,8 +65,9 @@ from .metrics import format_metrics, sentiment_metrics
 from .mi_terms import TERM_NAMES, MITerms
 from .model import MIMRLModel
 from .prepare import TensorSplit, load_data, prepare_splits
+from .progress import phase_progress
 
-__all__ = ["BANK_SOURCES", "Trainer", "init_distributed", "train"]
+__all__ = ["BANK_SOURCES", "Trainer", "init_distributed", "plot_history", "train"]
 
 MODALITIES = ("t", "a", "v", "f")
 BANK_SOURCES = ("stage2", "pass")
@@ -130,8 +131,6 @@ class Trainer:
         self.config = config
         self.bank = bank
         self._kept_features: dict[str, torch.Tensor] | None = None  # the last stage-2 pass's features, for the next bank
-        if config.num_threads:
-            torch.set_num_threads(config.num_threads)
         self.rank, self.world = get_rank(), get_world_size()
         self.main = self.rank == 0
         self.device = resolve_device(config.device)
@@ -203,7 +202,7 @@ class Trainer:
         return batches
 
     def _bar(self, items, desc: str):
-        return tqdm(items, desc=desc, leave=False, disable=not (self.config.progress and self.main))
+        return phase_progress(items, f"epoch {self.epoch} {desc}", enabled=self.config.progress and self.main)
 
     @torch.no_grad()
     def features(self, split: TensorSplit) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
@@ -486,22 +485,36 @@ def _plot(history: list[dict[str, Any]], path: Path) -> None:
         import matplotlib.pyplot as plt
     except ImportError:
         return
+    fig = plot_history(history)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_history(history: list[dict[str, Any]]) -> Any:
+    """The figure of ``report.png``: MAE, Acc-2 and the validation MI terms over the epochs of ``history`` (needs matplotlib).
+
+    Every curve has a marker at each epoch, so a one-epoch run shows its values as points.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
     epochs = [row["epoch"] for row in history]
     fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    style = {"marker": "o", "markersize": 4}
     for split in ("valid", "test"):
-        axes[0].plot(epochs, [row[f"{split}_mae"] for row in history], label=f"{split} MAE")
-        axes[1].plot(epochs, [100 * row[f"{split}_acc2_non0"] for row in history], label=f"{split} Acc-2 non0 (%)")
+        axes[0].plot(epochs, [row[f"{split}_mae"] for row in history], label=f"{split} MAE", **style)
+        axes[1].plot(epochs, [100 * row[f"{split}_acc2_non0"] for row in history], label=f"{split} Acc-2 non0 (%)", **style)
     for name in TERM_NAMES:  # absent in warm-up epochs
         if any(f"valid_{name}" in row for row in history):
-            axes[2].plot(epochs, [row.get(f"valid_{name}", float("nan")) for row in history], label=name)
+            axes[2].plot(epochs, [row.get(f"valid_{name}", float("nan")) for row in history], label=name, **style)
     for ax, title in zip(axes, ("MAE", "Acc-2", "MI terms on validation (nats)")):
         ax.set_title(title)
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))  # one epoch: a tick at 1, not at 0.96, 0.98, ...
         if ax.lines:
             ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    return fig
 
 
 def train(config: TrainConfig, *, resume: bool = False, data: SentimentData | None = None, bank: str = "stage2") -> dict[str, Any]:

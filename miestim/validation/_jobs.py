@@ -186,11 +186,19 @@ def run_job(job: Job, timeout: float | None) -> list[ValidationRow]:
     import cloudpickle  # a joblib dependency: pickles lambdas and functions defined in __main__
 
     truth = task_truth(job.task, job.kind)
+    # The worker does this process's job on its thread count (a fresh torch would take every core, see the guide's "Threads").
+    torch = sys.modules.get("torch")
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())} if torch is not None else None
     with tempfile.TemporaryDirectory(prefix="miestim-validate-") as tmp:
         out = os.path.join(tmp, "rows.pickle")
         with open(os.path.join(tmp, "stderr.txt"), "w+b") as log:
             proc = subprocess.Popen(
-                [sys.executable, "-c", _CHILD, out], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, start_new_session=os.name == "posix"
+                [sys.executable, "-c", _CHILD, out],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                start_new_session=os.name == "posix",
+                env=env,
             )
             assert proc.stdin is not None and proc.stdout is not None  # both are pipes
             try:
