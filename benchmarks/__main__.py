@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,threads,gpu,compare,compare-setup,mutation} [options]`` (``--help`` on each)."""
+"""Benchmarks: ``python -m benchmarks {accuracy,auto,sampler,cmi,cmi-chain,decomposition,seeds,oracle,sentiment-ablation,sentiment-speed,large-data,distributed,threads,gpu,compare,compare-setup,validate,docs,mutation} [options]`` (``--help`` on each)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ def main(argv: list[str] | None = None) -> int:
         "gpu": "benchmarks.gpu",
         "compare": "benchmarks.compare.run",
         "compare-setup": "benchmarks.compare.envs",
+        "validate": "benchmarks.validate",
+        "docs": "benchmarks.docs",
         "mutation": "benchmarks.mutation",
     }
     if not argv or argv[0] not in commands:

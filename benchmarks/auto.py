@@ -21,10 +21,10 @@ from collections import Counter
 from typing import Any
 
 import miestim
-from miestim.gaussian import CorrelatedGaussianTask, GaussianTask
-from miestim.tasks import AdditiveUniformTask, SpiralTask, StudentTTask
+from miestim.gaussian import CorrelatedGaussianTask
 
-from ._report import run_metadata
+from ._report import markdown_table, run_metadata, write_record
+from ._suites import beyond_gaussian
 
 #: (task, N, target kind, bar): "abs" = mean |error| <= bar; "within" = |mean error| <= bar; "at least" = mean estimate >= bar.
 TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
@@ -34,12 +34,7 @@ TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
         (CorrelatedGaussianTask(dim=20, mi=10.0), 10_000, "abs", 0.3),
         (CorrelatedGaussianTask(dim=1, mi=5.0), 10_000, "abs", 0.15),
     ],
-    "beyond": [
-        (StudentTTask(6, 6, df=4), 10_000, "within", 0.04),
-        (SpiralTask(GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8)), 10_000, "at least", 0.92),
-        (AdditiveUniformTask(0.2), 10_000, "within", 0.08),
-        (GaussianTask.correlated_pairs(20, 20, pairs=3, rho=0.8), 5_000, "within", 0.06),
-    ],
+    "beyond": [(judged.task, judged.n, judged.kind, judged.bar) for judged in beyond_gaussian()],
 }
 
 
@@ -69,55 +64,63 @@ def main(argv: list[str] | None = None) -> int:
         kwargs["folds"] = args.folds
     if args.quick:
         kwargs["max_steps"] = 100
-    meta = run_metadata("auto", sys.argv[1:] if argv is None else argv, device="cpu", seed=seeds[0], seeds=seeds)
+    estimator = {"function": "estimate_mi", **{k: v for k, v in kwargs.items() if k != "progress"}}
+    meta = run_metadata("auto", sys.argv[1:] if argv is None else argv, device="cpu", seed=seeds[0], seeds=seeds, estimator=estimator)
     print(f"# estimate_mi(estimator='auto'), families {args.families or 'default'}, seeds {seeds} ({meta['date']}, torch {meta['torch']})\n")
-    print("| task | truth | N | mean error | mean abs error | sd | families kept | s / estimate | target | |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    records = []
+    rows = []
     for group in groups:
         for task, n, kind, bar in TASKS[group]:
-            n = 1000 if args.quick else n
-            families: Counter[str] = Counter()
-
-            def estimate(x: Any, y: Any, families: Counter[str] = families) -> miestim.EstimateResult:
-                result = miestim.estimate_mi(x, y, **kwargs)
-                families.update(result.extra["families"])
-                return result
-
-            report = miestim.validate(estimate, [task], n=n, seeds=seeds, progress=False)
-            ok = [r for r in report.rows if r.status == "ok"]
-            if not ok:
-                print(f"| {task.name} | {task.mutual_information:.4f} | {n} | failed: {report.rows[0].message} |")
-                continue
-            errors, estimates = [r.error for r in ok], [r.estimate for r in ok]
-            passed = _verdict(kind, bar, errors, estimates)
-            target = {"abs": f"mean abs error <= {bar}", "within": f"within {bar}", "at least": f">= {bar}"}[kind]
-            sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
-            kept = ", ".join(f"{f} {c}" for f, c in families.most_common())
-            seconds = statistics.fmean(r.seconds for r in ok)
-            print(
-                f"| {task.name} | {task.mutual_information:.4f} | {n} | {statistics.fmean(errors):+.3f} | "
-                f"{statistics.fmean(abs(e) for e in errors):.3f} | {sd:.3f} | {kept} | {seconds:.1f} | {target} | {'PASS' if passed else 'MISS'} |",
-                flush=True,
-            )
-            records.append(
-                {
-                    "task": task.name,
-                    "truth": task.mutual_information,
-                    "n": n,
-                    "errors": errors,
-                    "seconds": [r.seconds for r in ok],
-                    "families": dict(families),
-                    "target": target,
-                    "pass": passed,
-                }
-            )
+            row = _run_task(task, 1000 if args.quick else n, kind, bar, seeds, kwargs)
+            print(f"{task.name}: {row.get('message') or 'done'}", file=sys.stderr, flush=True)
+            if "message" not in row:
+                rows.append(row)
+    print(table(rows))
     if args.json:
-        import json
-
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": records}, fh, indent=1)
+        write_record(args.json, meta, rows)
     return 0
+
+
+def _run_task(task: Any, n: int, kind: str, bar: float, seeds: list[int], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """One task over the seeds: its record row (errors and seconds per seed, families kept, target), or a failure message."""
+    families: Counter[str] = Counter()
+
+    def estimate(x: Any, y: Any) -> miestim.EstimateResult:
+        result = miestim.estimate_mi(x, y, **kwargs)
+        families.update(result.extra["families"])
+        return result
+
+    report = miestim.validate(estimate, [task], n=n, seeds=seeds, progress=False)
+    ok = [r for r in report.rows if r.status == "ok"]
+    if not ok:
+        return {"task": task.name, "message": f"failed: {report.rows[0].message}"}
+    errors, estimates = [r.error for r in ok], [r.estimate for r in ok]
+    target = {"abs": f"mean abs error <= {bar}", "within": f"within {bar}", "at least": f">= {bar}"}[kind]
+    return {
+        "task": task.name,
+        "truth": task.mutual_information,
+        "n": n,
+        "errors": errors,
+        "seconds": [r.seconds for r in ok],
+        "families": dict(families),
+        "target": target,
+        "pass": _verdict(kind, bar, errors, estimates),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The record's rows as the benchmark prints them: per task, the error over the seeds, the families kept, the verdict."""
+    head = ["task", "truth", "N", "mean error", "mean abs error", "sd", "families kept", "s / estimate", "target", ""]
+    lines = []
+    for r in rows:
+        errors = r["errors"]
+        sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
+        kept = ", ".join(f"{f} {c}" for f, c in Counter(r["families"]).most_common())
+        mean, mean_abs = statistics.fmean(errors), statistics.fmean(abs(e) for e in errors)
+        lines.append(
+            [r["task"], f"{r['truth']:.4f}", r["n"], f"{mean:+.3f}", f"{mean_abs:.3f}", f"{sd:.3f}", kept, f"{statistics.fmean(r['seconds']):.1f}"]
+        )
+        lines[-1] += [r["target"], "PASS" if r["pass"] else "MISS"]
+    return markdown_table(head, lines)
 
 
 if __name__ == "__main__":

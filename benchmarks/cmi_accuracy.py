@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import miestim
 from miestim.gaussian import GaussianChainTask
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 #: relative error allowed on I(X;Y|Z), absolute value allowed on the null.
 RELATIVE_TARGET, NULL_TARGET = 0.05, 0.05
@@ -96,17 +96,13 @@ def run(dim: int, n: int, seeds: list[int], max_steps: int | None, device: str, 
 
 
 def markdown(rows: list[Row]) -> str:
+    head = ["quantity", "resample", "k", "readout", "d", "n", "true CMI", "estimate ± stderr", "error", "NWJ", "mean log-ratio", "seconds", "seed"]
     lines = [
-        "| quantity | resample | k | readout | d | n | true CMI | estimate ± stderr | error | NWJ | mean log-ratio | seconds | seed |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        [f"I({r.target})", r.resample, r.k, r.readout, r.dim, r.n, f"{r.true_cmi:.3f}", f"{r.estimate:.3f} ± {r.stderr:.3f}"]
+        + [f"{r.error:+.3f}", f"{r.nwj:.3f}", f"{r.mean_log_ratio:.3f}", f"{r.seconds:.1f}", r.seed]
+        for r in rows
     ]
-    for r in rows:
-        target = r.target.replace("|", r"\|")  # the "|" of x;y|z would end the table cell
-        lines.append(
-            f"| I({target}) | {r.resample} | {r.k} | {r.readout} | {r.dim} | {r.n} | {r.true_cmi:.3f} | {r.estimate:.3f} ± {r.stderr:.3f} | "
-            f"{r.error:+.3f} | {r.nwj:.3f} | {r.mean_log_ratio:.3f} | {r.seconds:.1f} | {r.seed} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(head, lines)
 
 
 def meets_target(r: Row) -> bool:
@@ -162,7 +158,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--seeds must be >= 1")
     dim, n, steps = (1, 3000, 100) if args.quick else (args.dim, args.n, None)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    meta = run_metadata("cmi", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed)
+    meta = run_metadata(
+        "cmi",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        estimator={"function": "estimate_cmi", "method": "cmine", "runs": args.runs},
+    )
     rows = run(dim, n, seeds, steps, args.device, args.runs)
     targets = [] if args.quick else check_targets(rows) + (seed_summary(rows) if len(seeds) > 1 else [])
     return finish(rows, markdown(rows), targets, meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)

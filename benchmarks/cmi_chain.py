@@ -38,7 +38,7 @@ import numpy as np
 import miestim
 from miestim.gaussian import GaussianChainTask, GaussianCMITask
 
-from ._report import finish, run_metadata
+from ._report import finish, markdown_table, run_metadata
 
 NULL_DIMS = (1, 5, 20, 50)
 HIGHDIM_DIMS = (20, 50)
@@ -122,18 +122,13 @@ def run(args: argparse.Namespace) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
+    head = ["part", "task", "method", "dim z", "n", "seed", "truth", "estimate ± stderr", "error", "error %", "seconds"]
     lines = [
-        "| part | task | method | dim z | n | seed | truth | estimate ± stderr | error | error % | seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        [r.part, r.task, r.method, r.dim_z, r.n, r.seed, f"{r.truth:.4f}", f"{r.estimate:.4f} ± {r.stderr:.4f}", f"{r.error:+.4f}"]
+        + [f"{r.error / r.truth:+.1%}" if r.truth > 0 else "—", f"{r.seconds:.1f}"]
+        for r in rows
     ]
-    for r in rows:
-        pct = f"{r.error / r.truth:+.1%}" if r.truth > 0 else "—"
-        task = r.task.replace("|", r"\|")  # a task name's "|" (x;y|z) would end the table cell
-        lines.append(
-            f"| {r.part} | {task} | {r.method} | {r.dim_z} | {r.n} | {r.seed} | {r.truth:.4f} | {r.estimate:.4f} ± {r.stderr:.4f} | "
-            f"{r.error:+.4f} | {pct} | {r.seconds:.1f} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(head, lines)
 
 
 def _groups(rows: list[Row]) -> dict[tuple[str, str, str], list[Row]]:
@@ -191,7 +186,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds, args.cmine_seeds = [0], [0]
-    meta = run_metadata("cmi-chain", list(argv if argv is not None else sys.argv[1:]), device="cpu", seed=args.seeds[0], seeds=args.seeds)
+    meta = run_metadata(
+        "cmi-chain",
+        list(argv if argv is not None else sys.argv[1:]),
+        device="cpu",
+        seed=args.seeds[0],
+        seeds=args.seeds,
+        estimator={"function": "estimate_cmi", "method": ["auto (default: the chain rule)", "cmine"], "families": args.families or "default"},
+    )
     rows = run(args)
     return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

@@ -23,7 +23,7 @@ import numpy as np
 import miestim
 from miestim.gaussian import decomposition
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 NAMES = ("t", "a", "v")
 LATENT = 6
@@ -76,10 +76,10 @@ def run(dim: int, n: int, seed: int, fast: bool, device: str) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
-    lines = ["| method | term | true | estimate ± stderr | error | seconds (whole call) |", "|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r.method} | {r.term} | {r.true:+.3f} | {r.estimate:+.3f} ± {r.stderr:.3f} | {r.error:+.3f} | {r.seconds:.1f} |")
-    return "\n".join(lines)
+    head = ["method", "term", "true", "estimate ± stderr", "error", "seconds (whole call)"]
+    return markdown_table(
+        head, [[r.method, r.term, f"{r.true:+.3f}", f"{r.estimate:+.3f} ± {r.stderr:.3f}", f"{r.error:+.3f}", f"{r.seconds:.1f}"] for r in rows]
+    )
 
 
 def summary(rows: list[Row]) -> list[str]:
@@ -108,7 +108,15 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(parser, quick="smoke run: d=2, N=2,000, 100 steps", tolerance=0.1)
     args = parser.parse_args(argv)
     dim, n = (2, 2000) if args.quick else (args.dim, args.n)
-    meta = run_metadata("decomposition", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, dim=dim, n=n)
+    meta = run_metadata(
+        "decomposition",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        dim=dim,
+        n=n,
+        estimator={"function": "decompose", "method": ["cmi", "chain_rule"], "mi_estimator": "auto (default)"},
+    )
     rows = run(dim, n, args.seed, args.quick, args.device)
     return finish(rows, markdown(rows), summary(rows), meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

@@ -49,7 +49,7 @@ from examples.sentiment.data import SyntheticConfig, make_synthetic, write_unali
 from examples.sentiment.train import Trainer
 from miestim.distributed import is_distributed, rank_slice
 
-from ._report import header, run_metadata
+from ._report import header, markdown_table, run_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -203,12 +203,11 @@ def run(*, processes: int, quick: bool, tmp: Path) -> list[ThroughputRow]:
 
 
 def table(rows: list[ThroughputRow]) -> str:
-    lines = ["| workload | processes | threads / process | samples | seconds | samples/s | vs 1 × 1 |", "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(
-            f"| {r.workload} | {r.processes} | {r.threads_per_process} | {r.samples} | {r.seconds:.2f} | {r.samples_per_s:,.0f} | {r.speedup:.2f}× |"
-        )
-    return "\n".join(lines)
+    head = ["workload", "processes", "threads / process", "samples", "seconds", "samples/s", "vs 1 × 1"]
+    lines = [
+        [r.workload, r.processes, r.threads_per_process, r.samples, f"{r.seconds:.2f}", f"{r.samples_per_s:,.0f}", f"{r.speedup:.2f}×"] for r in rows
+    ]
+    return markdown_table(head, lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         seed=0,
         quick=args.quick,
         backend="gloo",
+        estimator="InfoNCE training steps (separable critic), a KNNSampler table, the sentiment example's epoch",
         cpu_cores=os.cpu_count(),
         processes=args.processes,
         load_average=f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after",

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
 import string
 import subprocess
@@ -45,7 +44,7 @@ from typing import Any
 
 import torch
 
-from ._report import run_metadata
+from ._report import markdown_table, run_metadata, write_record
 
 TARGET_SHARE = 0.25
 #: MOSI's validation and test sizes: the timed epoch evaluates as many rows as a MOSI epoch does.
@@ -174,24 +173,28 @@ def _gib(value: float | None) -> str:
 
 def table(rows: list[dict[str, Any]]) -> str:
     example = [r for r in rows if r["part"] == "example"]
-    lines = [
-        "| example, --preset mosi | s / epoch | training s | stage 1 s | stage 2 s | peak GiB | MI share | from its timers |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    lines = []
     for r in example:
-        share = f"{100 * r['mi_share']:.1f}% | {100 * r['mi_share_timed']:.1f}%" if "mi_share" in r else "– | –"
-        lines.append(
-            f"| {r['setting']} | {r['seconds_epoch']:.2f} | {r['seconds_train']:.2f} | {r['seconds_stage1']:.2f} | "
-            f"{r['seconds_stage2']:.2f} | {_gib(r['peak_gib'])} | {share} |"
-        )
-    lines += ["", "| estimate_mi default | N × dim | seconds | peak GiB | estimate ± SE (truth) | method |", "|---|---|---|---|---|---|"]
-    for r in (r for r in rows if r["part"] == "estimate_mi"):
-        lines.append(
-            f"| | {r['n']:,} × {r['dim']} | {r['seconds']:.1f} | {_gib(r['peak_gib'])} | {r['estimate']:.3f} ± {r['stderr']:.3f} ({r['truth']}) | {r['method']} |"
-        )
-    for r in (r for r in rows if r["part"] == "cuda tests"):
-        lines += ["", f"CUDA tests (`{r['command']}`): exit status {r['returncode']}, {r['summary']}"]
-    return "\n".join(lines)
+        share = [f"{100 * r['mi_share']:.1f}%", f"{100 * r['mi_share_timed']:.1f}%"] if "mi_share" in r else ["–", "–"]
+        seconds = [f"{r[k]:.2f}" for k in ("seconds_epoch", "seconds_train", "seconds_stage1", "seconds_stage2")]
+        lines.append([r["setting"], *seconds, _gib(r["peak_gib"]), *share])
+    head = ["example, --preset mosi", "s / epoch", "training s", "stage 1 s", "stage 2 s", "peak GiB", "MI share", "from its timers"]
+    parts = [markdown_table(head, lines)]
+    estimates = [
+        [
+            "",
+            f"{r['n']:,} × {r['dim']}",
+            f"{r['seconds']:.1f}",
+            _gib(r["peak_gib"]),
+            f"{r['estimate']:.3f} ± {r['stderr']:.3f} ({r['truth']})",
+            r["method"],
+        ]
+        for r in rows
+        if r["part"] == "estimate_mi"
+    ]
+    parts.append(markdown_table(["estimate_mi default", "N × dim", "seconds", "peak GiB", "estimate ± SE (truth)", "method"], estimates))
+    parts += [f"CUDA tests (`{r['command']}`): exit status {r['returncode']}, {r['summary']}" for r in rows if r["part"] == "cuda tests"]
+    return "\n\n".join(parts)
 
 
 def _verdicts(rows: list[dict[str, Any]]) -> list[str]:
@@ -247,11 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.parts:
             rows += parts[name]()
     argv = list(sys.argv[1:] if argv is None else argv)
-    meta = run_metadata("gpu", argv, device=str(device), seed=0, card=_card(device), tiny=args.tiny, batches=batches)
+    estimator = "the example under --preset mosi, and estimate_mi's default at the sizes of its rows"
+    meta = run_metadata("gpu", argv, device=str(device), seed=0, estimator=estimator, card=_card(device), tiny=args.tiny, batches=batches)
     meta["minutes"] = round((time.perf_counter() - started) / 60, 2)
     print(f"`{meta['command']}` · {meta['card']} · torch {meta['torch']} · {meta['minutes']} min · {meta['date']}\n\n{table(rows)}\n")
     print("\n".join(_verdicts(rows)))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+        write_record(args.json, meta, rows)
     return 0

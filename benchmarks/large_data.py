@@ -31,9 +31,9 @@ Exit status 0, or 1 when a run fails (its error is printed in the table).
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
@@ -44,6 +44,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
+
+import miestim
+
+from ._report import header, markdown_table, run_metadata, write_record
 
 FULL_SIZES = (10_000, 100_000, 1_000_000)
 QUICK_SIZES = (1_000, 10_000)
@@ -75,10 +80,6 @@ def write_samples(directory: Path, n: int, dim: int, mi: float, seed: int) -> tu
 
 def worker(x_path: str, y_path: str, *, max_steps: int, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
     """Run ``estimate_mi`` on two memory-mapped files in this process; time and peak RSS."""
-    import torch
-
-    import miestim
-
     if threads:
         torch.set_num_threads(threads)
     import_rss = peak_rss_mib()
@@ -144,16 +145,15 @@ def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: s
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
     """The rows as a markdown table."""
-    lines = ["| N | d | seconds | peak RSS (MiB) | import RSS (MiB) | estimate (nats) | true MI (nats) |", "|---:|---:|---:|---:|---:|---:|---:|"]
+    head = ["N", "d", "seconds", "peak RSS (MiB)", "import RSS (MiB)", "estimate (nats)", "true MI (nats)"]
+    lines = []
     for r in rows:
         if "error" in r:
-            lines.append(f"| {r['n']:,} | {r['dim']} | failed: {r['error']} | | | | |")
+            lines.append([f"{r['n']:,}", r["dim"], f"failed: {r['error']}", "", "", "", ""])
         else:
-            lines.append(
-                f"| {r['n']:,} | {r['dim']} | {r['seconds']:.1f} | {r['peak_rss_mib']:.0f} | {r['import_rss_mib']:.0f} | "
-                f"{r['value']:.3f} ± {r['stderr']:.3f} | {r['true_mi']:g} |"
-            )
-    return "\n".join(lines)
+            measured = [f"{r['seconds']:.1f}", f"{r['peak_rss_mib']:.0f}", f"{r['import_rss_mib']:.0f}", f"{r['value']:.3f} ± {r['stderr']:.3f}"]
+            lines.append([f"{r['n']:,}", r["dim"], *measured, f"{r['true_mi']:g}"])
+    return markdown_table(head, lines, align="---:")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -181,27 +181,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     rows = [run_one(n, dim=args.dim, mi=args.mi, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads) for n in sizes]
     done = next((r for r in rows if "error" not in r), {})
-    meta = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "miestim": done.get("miestim"),
-        "torch": done.get("torch"),
-        "threads": done.get("threads"),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "device": args.device,
-        "seed": args.seed,
-        "max_steps": args.max_steps,
-        "command": "python -m benchmarks.large_data " + " ".join(argv),
-    }
-    print(
-        f"estimate_mi on memory-mapped .npy · miestim {meta['miestim']} · torch {meta['torch']} · {meta['machine']} "
-        f"{meta['cpus']} CPUs, {meta['threads']} threads · device {args.device} · {args.max_steps} steps · seed {args.seed} · "
-        f"{meta['date']}\n"
+    default = inspect.signature(miestim.estimate_mi).parameters["estimator"].default
+    estimator = {"function": "estimate_mi", "estimator": default, "options": {"max_steps": args.max_steps, "eval_every": 100}}
+    # The worker's thread count is the one that ran, not this launcher's.
+    meta = run_metadata(
+        "large-data", argv, device=args.device, seed=args.seed, estimator=estimator, threads=done.get("threads"), max_steps=args.max_steps
     )
+    print("estimate_mi on memory-mapped .npy · " + header(meta))
     print(table(rows))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, "rows": rows}, fh, indent=1)
+        write_record(args.json, meta, rows)
     return 1 if any("error" in r for r in rows) else 0
 
 

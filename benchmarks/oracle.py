@@ -48,7 +48,7 @@ from miestim.functional import (
 )
 from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 #: (dim, true MI, the foundation's |error| target or None) of the accuracy benchmark's tasks.
 MI_TASKS = ((1, 1.0, None), (5, 2.0, 0.04), (20, 4.0, 0.08), (20, 10.0, 0.5))
@@ -164,18 +164,14 @@ def run_cmi(draws: list[int], n: int, ks: list[int], dim: int = 5) -> list[Row]:
 
 
 def markdown(rows: list[Row]) -> str:
+    head = ["quantity", "d", "true value", "readout", "k", "test n", "draws", "mean error", "sd over draws", "min / max error", "target |error|"]
     lines = [
-        "| quantity | d | true value | readout | k | test n | draws | mean error | sd over draws | min / max error | target |error| | draws within target |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        [r.quantity, r.dim, f"{r.true_value:.3f}", r.readout, r.k or "—", r.n, r.draws, f"{r.mean_error:+.3f}", f"{r.sd:.3f}"]
+        + [f"{r.min_error:+.3f} / {r.max_error:+.3f}", "—" if np.isnan(r.target) else f"{r.target:.3f}"]
+        + ["—" if np.isnan(r.target) else f"{r.within_target}/{r.draws}"]
+        for r in rows
     ]
-    for r in rows:
-        target = "—" if np.isnan(r.target) else f"{r.target:.3f}"
-        within = "—" if np.isnan(r.target) else f"{r.within_target}/{r.draws}"
-        lines.append(
-            f"| {r.quantity} | {r.dim} | {r.true_value:.3f} | {r.readout} | {r.k or '—'} | {r.n} | {r.draws} | {r.mean_error:+.3f} | "
-            f"{r.sd:.3f} | {r.min_error:+.3f} / {r.max_error:+.3f} | {target} | {within} |"
-        )
-    return "\n".join(lines)
+    return markdown_table([*head, "draws within target"], lines)
 
 
 def row_key(row: dict[str, Any]) -> tuple:
@@ -195,7 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     draws, mi_n, cmi_n = list(range(args.seed, args.seed + args.draws)), MI_TEST, CMI_TEST
     if args.quick:
         draws, mi_n, cmi_n = [args.seed, args.seed + 1], 200, 2_000
-    meta = run_metadata("oracle", list(argv if argv is not None else sys.argv[1:]), device="cpu", seed=args.seed, draws=len(draws))
+    meta = run_metadata(
+        "oracle",
+        list(argv if argv is not None else sys.argv[1:]),
+        device="cpu",
+        seed=args.seed,
+        draws=len(draws),
+        estimator="no estimator: each readout (DV, SMILE, mean log-ratio, ...) of the task's exact log density ratio",
+    )
     rows = run_mi(draws, mi_n) + run_cmi(draws, cmi_n, args.k)
     return finish(rows, markdown(rows), [], meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)
 

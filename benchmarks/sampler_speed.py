@@ -26,6 +26,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -36,6 +37,8 @@ import torch
 from sklearn.neighbors import NearestNeighbors
 
 from miestim.sampling import KNNSampler
+
+from ._report import markdown_table, run_metadata, write_record
 
 FULL = {"n": 16_326, "dim": 128, "x_dim": 128, "batch": 128, "k": 2, "batches": 2000, "baseline_batches": 30}
 QUICK = {"n": 2_000, "dim": 16, "x_dim": 16, "batch": 64, "k": 2, "batches": 200, "baseline_batches": 6}
@@ -140,20 +143,26 @@ def format_table(result: dict[str, Any]) -> str:
                 f"k={c['k']}, device={c['device']}, torch threads={result['machine']['torch_threads']}"
             ),
             "",
-            "| method | one-off build | per batch | batches timed | speed-up per batch |",
-            "| --- | --- | --- | --- | --- |",
-            (
-                f"| miestim KNNSampler ({result['backend']}) | {result['build_s']:.2f} s | {_ms(result['ours_batch_s'])} "
-                f"| {c['batches']} | {result['speedup']:.0f}x |"
+            markdown_table(
+                ["method", "one-off build", "per batch", "batches timed", "speed-up per batch"],
+                [
+                    [
+                        f"miestim KNNSampler ({result['backend']})",
+                        f"{result['build_s']:.2f} s",
+                        _ms(result["ours_batch_s"]),
+                        c["batches"],
+                        f"{result['speedup']:.0f}x",
+                    ],
+                    ["sklearn NearestNeighbors refit per batch", "-", _ms(result["baseline_batch_s"]), c["baseline_batches"], "1x"],
+                ],
             ),
-            (f"| sklearn NearestNeighbors refit per batch | - | {_ms(result['baseline_batch_s'])} | {c['baseline_batches']} | 1x |"),
         ]
     )
 
 
 def compare(result: dict[str, Any], stored: dict[str, Any], *, tolerance: float) -> tuple[str, list[str]]:
     """Markdown comparison with a stored run and the list of regressed metrics (slower by > tolerance)."""
-    rows = ["| metric | stored | now | change | status |", "| --- | --- | --- | --- | --- |"]
+    rows = []
     regressions = []
     for key, higher_is_better in (("ours_batch_s", False), ("build_s", False), ("speedup", True)):
         old, new = float(stored[key]), float(result[key])
@@ -162,8 +171,8 @@ def compare(result: dict[str, Any], stored: dict[str, Any], *, tolerance: float)
         status = "REGRESSION" if worse > tolerance else "ok"
         if status != "ok":
             regressions.append(key)
-        rows.append(f"| {key} | {old:.6g} | {new:.6g} | {change:+.1%} | {status} |")
-    return "\n".join(rows), regressions
+        rows.append([key, f"{old:.6g}", f"{new:.6g}", f"{change:+.1%}", status])
+    return markdown_table(["metric", "stored", "now", "change", "status"], rows), regressions
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -191,8 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     result["config"]["quick"] = args.quick
     print(format_table(result))
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+        estimator = {"class": "miestim.sampling.KNNSampler", "k": sizes["k"], "baseline": "sklearn NearestNeighbors refit per batch"}
+        meta = run_metadata("sampler", list(argv) if argv is not None else sys.argv[1:], device=args.device, seed=args.seed, estimator=estimator)
+        write_record(args.json, meta, **result)
         print(f"\nwrote {args.json}")
     if args.baseline:
         with open(args.baseline, encoding="utf-8") as fh:

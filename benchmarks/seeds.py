@@ -34,7 +34,7 @@ from typing import Any
 import miestim
 from miestim.gaussian import CorrelatedGaussianTask
 
-from ._report import add_run_arguments, finish, run_metadata
+from ._report import add_run_arguments, finish, markdown_table, run_metadata
 
 #: (dim, true MI) of the foundation targets, N samples each.
 TASKS = ((5, 2.0), (20, 4.0), (20, 10.0))
@@ -85,21 +85,20 @@ def run(estimator: str, variants: list[str], seeds: list[int], n: int, max_steps
 
 def summary(rows: list[Row]) -> str:
     """Per variant and task: mean error, its spread over seeds, mean and max |error|, mean seconds."""
-    lines = [
-        "| variant | estimator | d | true MI | seeds | mean error | sd over seeds | mean abs error | max abs error | mean seconds |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    head = ["variant", "estimator", "d", "true MI", "seeds", "mean error", "sd over seeds", "mean abs error", "max abs error", "mean seconds"]
+    lines = []
     groups: dict[tuple, list[Row]] = {}
     for r in rows:
         groups.setdefault((r.variant, r.estimator, r.dim, r.true_mi), []).append(r)
     for (variant, estimator, dim, mi), group in sorted(groups.items(), key=lambda kv: (kv[0][2], kv[0][3], list(VARIANTS).index(kv[0][0]))):
         errors = [r.error for r in group]
         sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
+        mean_abs, max_abs = statistics.mean(map(abs, errors)), max(map(abs, errors))
         lines.append(
-            f"| {variant} | {estimator} | {dim} | {mi:.2f} | {len(group)} | {statistics.mean(errors):+.3f} | {sd:.3f} | "
-            f"{statistics.mean(map(abs, errors)):.3f} | {max(map(abs, errors)):.3f} | {statistics.mean(r.seconds for r in group):.1f} |"
+            [variant, estimator, dim, f"{mi:.2f}", len(group), f"{statistics.mean(errors):+.3f}", f"{sd:.3f}", f"{mean_abs:.3f}", f"{max_abs:.3f}"]
         )
-    return "\n".join(lines)
+        lines[-1].append(f"{statistics.mean(r.seconds for r in group):.1f}")
+    return markdown_table(head, lines)
 
 
 def row_key(row: dict) -> tuple:
@@ -122,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         n, steps, variants, seeds = 600, 60, ["default", "quadratic"], [args.seed, args.seed + 1]
     meta = run_metadata(
-        "seeds", list(argv if argv is not None else sys.argv[1:]), device=args.device, seed=args.seed, n=n, seeds=len(seeds), estimator=args.estimator
+        "seeds",
+        list(argv if argv is not None else sys.argv[1:]),
+        device=args.device,
+        seed=args.seed,
+        n=n,
+        seeds=len(seeds),
+        estimator={"function": "estimate_mi", "estimator": args.estimator, "variants": variants},
     )
     rows = run(args.estimator, variants, seeds, n, steps, args.device)
     return finish(rows, summary(rows), [], meta, json_path=args.json, baseline_path=args.baseline, tolerance=args.tolerance, key=row_key)

@@ -35,7 +35,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._report import run_metadata
+from ._report import markdown_table, run_metadata, write_record
 
 WORKLOADS = ("example epoch", "estimate_mi default", "estimate_mi smile")
 CONDITIONS = ("idle", "loaded")
@@ -150,7 +150,7 @@ def _seconds(value: float | None, timeout: float) -> str:
 def table(result: dict[str, Any], threads: list[int], timeout: float) -> str:
     """Workload × threads, idle and loaded, with each count's time over one thread's in the same condition."""
     seconds = {(r["workload"], r["condition"], r["threads"]): r["seconds"] for r in result["rows"]}
-    lines = ["| workload | threads | idle s | loaded s | idle ÷ 1 thread | loaded ÷ 1 thread |", "|---|---|---|---|---|---|"]
+    lines = []
     for workload in WORKLOADS:
         for n in threads:
             cells = [_seconds(seconds[(workload, c, n)], timeout) for c in CONDITIONS]
@@ -159,14 +159,16 @@ def table(result: dict[str, Any], threads: list[int], timeout: float) -> str:
                 one, this = seconds[(workload, c, 1)], seconds[(workload, c, n)]
                 ratios.append(f"{this / one:.2f}" if one and this else "—")
             label = f"{n} (all)" if n == os.cpu_count() else str(n)
-            lines.append(f"| {workload} | {label} | {' | '.join(cells)} | {' | '.join(ratios)} |")
+            lines.append([workload, label, *cells, *ratios])
+    text = markdown_table(["workload", "threads", "idle s", "loaded s", "idle ÷ 1 thread", "loaded ÷ 1 thread"], lines)
     if result["demo"]:
-        lines += ["", "| `make demo` after setup | seconds | target | verdict |", "|---|---|---|---|"]
+        demo = []
         for r in result["demo"]:
             verdict = "PASS" if r["seconds"] is not None and r["seconds"] <= r["target"] else "MISS"
-            lines.append(f"| {r['condition']} | {_seconds(r['seconds'], timeout)} | ≤ {r['target']:.0f} | {verdict} |")
+            demo.append([r["condition"], _seconds(r["seconds"], timeout), f"≤ {r['target']:.0f}", verdict])
+        text += "\n\n" + markdown_table(["`make demo` after setup", "seconds", "target", "verdict"], demo)
     loads = "; ".join(f"{c}: {v['before']} before, {v['after']} after" for c, v in result["load"].items())
-    return "\n".join(lines) + f"\n\nload average (1, 5, 15 min) {loads}\n"
+    return text + f"\n\nload average (1, 5, 15 min) {loads}\n"
 
 
 def fastest(result: dict[str, Any]) -> list[str]:
@@ -211,12 +213,12 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     result = run(threads, quick=args.quick, demo=None if args.no_demo else args.demo_command, timeout=args.timeout)
     argv = list(sys.argv[1:] if argv is None else argv)
-    meta = run_metadata("threads", argv, device="cpu", seed=0, cores=os.cpu_count(), quick=args.quick)
+    estimator = "the example's epoch and estimate_mi's default, each thread count in a fresh process"
+    meta = run_metadata("threads", argv, device="cpu", seed=0, estimator=estimator, cores=os.cpu_count(), quick=args.quick)
     meta.update(load=result.pop("load"), minutes=round((time.perf_counter() - started) / 60, 1))
     text = table({**result, "load": meta["load"]}, threads, args.timeout)
     print(f"`{meta['command']}` · torch {meta['torch']} · {meta['cores']} cores · {meta['minutes']} min · {meta['date']}\n\n{text}")
     print("\n".join(fastest(result)))
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"meta": meta, **result}, fh, indent=1)
+        write_record(args.json, meta, **result)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -132,6 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _validate(args: argparse.Namespace, parser: argparse.ArgumentParser, argv: Sequence[str]) -> int:
     from .validation import validate
 
+    if args.plot and importlib.util.find_spec("matplotlib") is None:  # checked before the run, not after it
+        parser.error("--plot needs matplotlib: pip install 'miestim[plot]', or leave --plot out.")
     try:
         estimator: Any = load_callable(args.function) if args.function else args.estimator
         options = {"device": args.device} if args.device and not args.function else None

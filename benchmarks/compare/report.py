@@ -6,8 +6,11 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
+from miestim.validation import ValidationRow
+
+from .._report import markdown_table
+from .._suites import BARS
 from .runners import DEFAULTS
 from .tasks import BEYOND_KEYS, CORE, TRANSFORMS
 
@@ -22,14 +25,6 @@ BEYOND_OURS = OURS
 #: the estimators run on the whole grid (the others only on the core tasks).
 GRID = (OURS, ("plug-in", "gaussian-copula"), ("bmi", "ksg"), ("bmi", "cca"), ("sklearn", "ksg"))
 PLUGIN = ("plug-in", "gaussian-copula")
-#: issue 17's accuracy bar on each beyond-Gaussian task, for the mean estimate over the seeds:
-#: ("within", tol) of the truth, or ("at least", value).
-BEYOND_BARS = {
-    "student-t-6x6-df4": ("within", 0.04),
-    "spiral-4x4-2pairs-rho0.8": ("at least", 0.92),
-    "uniform-eps0.2": ("within", 0.08),
-    "gauss-20x20-3pairs-rho0.8": ("within", 0.06),
-}
 #: on a Gaussian-copula task the default may be worse than the plug-in by at most this (nats).
 COPULA_SLACK = 0.02
 #: the time bars: at most this fraction of torch-mist MINE's seconds on the same samples, and at most this many seconds.
@@ -47,11 +42,6 @@ def scored_on(s: Summary) -> str:
     if s.library == "plug-in":
         return "all rows (normal scores)"
     return "all rows (no split)"
-
-
-def _md(text: str) -> str:
-    """A task key inside a markdown table cell (the chain's "x;y|z" holds a pipe)."""
-    return text.replace("|", "\\|")
 
 
 def label(library: str, estimator: str) -> str:
@@ -92,17 +82,18 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+def summarize(rows: Iterable[ValidationRow]) -> list[Summary]:
+    """One :class:`Summary` per task, n, library and estimator, over its seeds."""
+    groups: dict[tuple, list[ValidationRow]] = defaultdict(list)
     for r in rows:
-        groups[(r["task"], r["n"], r["library"], r["estimator"])].append(r)
+        groups[(r.task, r.n, r.labels["library"], r.labels["estimator"])].append(r)
     out = []
     for (task, n, library, estimator), rs in groups.items():
-        ok = [r for r in rs if r["error"] is not None]
-        errors = [r["error"] for r in ok]
+        ok = [r for r in rs if r.status == "ok"]
+        errors = [r.error for r in ok]
         sd = math.sqrt(sum((e - _mean(errors)) ** 2 for e in errors) / (len(errors) - 1)) if len(errors) > 1 else math.nan
-        trains = [r["estimate_train"] for r in ok if r.get("estimate_train") is not None]
-        first = rs[0]
+        trains = [r.labels["estimate_train"] for r in ok if r.labels.get("estimate_train") is not None]
+        first = rs[0].labels
         out.append(
             Summary(
                 task,
@@ -110,19 +101,19 @@ def summarize(rows: Iterable[dict[str, Any]]) -> list[Summary]:
                 first["dim"],
                 first["transform"],
                 n,
-                first["truth"],
+                rs[0].truth,
                 library,
                 estimator,
                 len(ok),
                 len(rs) - len(ok),
-                _mean([r["estimate"] for r in ok]),
+                _mean([r.estimate for r in ok]),
                 _mean(errors),
                 sd,
                 _mean([abs(e) for e in errors]),
-                _mean([r["seconds"] for r in ok if r["seconds"] is not None]),
-                next((r["evaluated_on"] for r in rs if r["evaluated_on"]), ""),
+                _mean([r.seconds for r in ok if math.isfinite(r.seconds)]),
+                next((r.labels["evaluated_on"] for r in rs if r.labels.get("evaluated_on")), ""),
                 _mean(trains) if trains else None,
-                tuple(sorted({r["error_message"] for r in rs if r.get("error_message")})),
+                tuple(sorted({r.message for r in rs if r.message})),
                 first.get("copula", "gaussian"),
             )
         )
@@ -155,19 +146,15 @@ def _vs_ours(s: Summary, ours: Summary | None) -> str:
 def detailed_table(group: list[Summary]) -> list[str]:
     """Every estimator on one task, most accurate first."""
     ours = next((s for s in group if (s.library, s.estimator) == OURS), None)
-    lines = [
-        "| estimator | seeds | mean estimate | error (mean ± sd) | mean \\|error\\| | seconds | vs miestim default | scored on |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    head = ["estimator", "seeds", "mean estimate", "error (mean ± sd)", "mean |error|", "seconds", "vs miestim default", "scored on"]
+    lines = []
     for s in sorted(group, key=lambda s: (s.seeds == 0, s.mean_abs_error)):
         name = f"**{s.name}**" if s is ours else s.name
         train = f" (on its training rows: {s.mean_train_estimate:.3f})" if s.mean_train_estimate is not None else ""
         fail = f" — {s.failures} failed: {'; '.join(s.messages)[:120]}" if s.failures else ""
-        lines.append(
-            f"| {name} | {s.seeds} | {s.mean_estimate:.3f}{train} | {_err(s)} | {s.mean_abs_error:.3f} | {s.mean_seconds:.1f} | "
-            f"{_vs_ours(s, ours)} | {scored_on(s)}{fail} |"
-        )
-    return lines
+        lines.append([name, s.seeds, f"{s.mean_estimate:.3f}{train}", _err(s), f"{s.mean_abs_error:.3f}", f"{s.mean_seconds:.1f}", _vs_ours(s, ours)])
+        lines[-1].append(f"{scored_on(s)}{fail}")
+    return markdown_table(head, lines).splitlines()
 
 
 def check_targets(summaries: list[Summary]) -> list[str]:
@@ -205,7 +192,7 @@ def check_targets(summaries: list[Summary]) -> list[str]:
 def check_beyond(summaries: list[Summary]) -> list[str]:
     """PASS/MISS per beyond-Gaussian task against issue 17's bars: accuracy, the other estimators, and time.
 
-    Accuracy: the mean estimate over the seeds against :data:`BEYOND_BARS`. Versus the others: on a
+    Accuracy: the mean estimate over the seeds against :data:`BARS`. Versus the others: on a
     task whose copula is not Gaussian, a lower mean |error| than every other estimator run (CCA, the
     plug-in, KSG, every torch-mist and bmi neural estimator); on a Gaussian-copula task, a mean |error|
     at most the plug-in's + :data:`COPULA_SLACK`. Time: at most :data:`TIME_FRACTION` of torch-mist
@@ -222,7 +209,7 @@ def check_beyond(summaries: list[Summary]) -> list[str]:
         if ours is None:
             lines.append(f"n/a  {where}: no miestim auto result")
             continue
-        kind, bar = BEYOND_BARS.get(task, ("within", math.inf))
+        kind, bar = BARS.get(task, ("within", math.inf))
         ok = ours.mean_estimate >= bar if kind == "at least" else abs(ours.mean_error) <= bar
         lines.append(
             f"{'PASS' if ok else 'MISS'} {where} accuracy: mean estimate {ours.mean_estimate:.3f} of {ours.truth:.4f} "
@@ -276,7 +263,7 @@ def check_copula_tasks(summaries: list[Summary], slack: float = COPULA_SLACK) ->
     return lines
 
 
-def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str], int, int]:
+def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[list[str]], int, int]:
     """Tasks where another library's estimator beats the default miestim estimator's mean |error| by more than ``margin``.
 
     Returns the table rows (with the most accurate estimator, and the most accurate other than CCA, which
@@ -299,10 +286,8 @@ def behind(summaries: list[Summary], margin: float = MARGIN) -> tuple[list[str],
                 if second is not None
                 else ""
             )
-            lines.append(
-                f"| {_md(task)} | {n:,} | {ours.truth:.3f} | {ours.mean_error:+.3f} | {best.name} | {best.mean_error:+.3f} | "
-                f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f} | {other} |"
-            )
+            seconds = f"{ours.mean_seconds:.1f} / {best.mean_seconds:.1f}"
+            lines.append([task, f"{n:,}", f"{ours.truth:.3f}", f"{ours.mean_error:+.3f}", best.name, f"{best.mean_error:+.3f}", seconds, other])
         elif ours.mean_abs_error <= best.mean_abs_error:
             ahead_count += 1
     return lines, ahead_count, total
@@ -316,8 +301,7 @@ def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
     )
     if not names:
         return []
-    head = "| task | n | truth | " + " | ".join(label(*le) for le in names) + " | most accurate (of all run) |"
-    lines = [head, "|---|---|---|" + "---|" * (len(names) + 1)]
+    lines = []
     order = {t: i for i, t in enumerate(TRANSFORMS)}
     for (task, n), group in sorted(
         groups.items(), key=lambda kv: (kv[0][1], order.get(kv[1][0].transform, 9), kv[1][0].dim, kv[1][0].truth, kv[0][0])
@@ -328,8 +312,8 @@ def grid_table(summaries: list[Summary], kind: str = "mi") -> list[str]:
             cells.append("" if s is None else "failed" if s.seeds == 0 else f"{s.mean_error:+.3f} ({s.mean_seconds:.1f} s)")
         done = [s for s in group if s.seeds]
         best = min(done, key=lambda s: s.mean_abs_error).name if done else ""
-        lines.append(f"| {_md(task)} | {n:,} | {group[0].truth:.3f} | " + " | ".join(cells) + f" | {best} |")
-    return lines
+        lines.append([task, f"{n:,}", f"{group[0].truth:.3f}", *cells, best])
+    return markdown_table(["task", "n", "truth", *(label(*le) for le in names), "most accurate (of all run)"], lines).splitlines()
 
 
 def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
@@ -340,7 +324,7 @@ def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
     for s in grid:
         cells[(s.transform, s.dim, s.n, s.library, s.estimator)].append(s.mean_abs_error)
     keys = sorted({(s.transform, s.dim, s.n) for s in grid}, key=lambda k: (k[2], TRANSFORMS.index(k[0]) if k[0] in TRANSFORMS else 9, k[1]))
-    lines = ["| transform | d | n | " + " | ".join(label(*le) for le in names) + " |", "|---|---|---|" + "---|" * len(names)]
+    lines = []
     for t, d, n in keys:
         vals = {le: cells.get((t, d, n) + le) for le in names}
         present = [(sum(v) / len(v), le) for le, v in vals.items() if v]
@@ -350,8 +334,8 @@ def mean_abs_by_family(summaries: list[Summary]) -> list[str]:
             v = vals[le]
             text = "" if not v else f"{sum(v) / len(v):.3f} ({len(v)})"
             row.append(f"**{text}**" if le == best and text else text)
-        lines.append(f"| {t} | {d} | {n:,} | " + " | ".join(row) + " |")
-    return lines
+        lines.append([t, d, f"{n:,}", *row])
+    return markdown_table(["transform", "d", "n", *(label(*le) for le in names)], lines).splitlines()
 
 
 def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[tuple] = CORE) -> str:
@@ -405,12 +389,8 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
             "",
         ]
         if lines:
-            parts += [
-                "| task | n | truth | miestim error | most accurate | its error | seconds (miestim / it) | most accurate except CCA |",
-                "|---|---|---|---|---|---|---|---|",
-                *lines,
-                "",
-            ]
+            head = ["task", "n", "truth", "miestim error", "most accurate", "its error", "seconds (miestim / it)", "most accurate except CCA"]
+            parts += [markdown_table(head, lines), ""]
         else:
             parts[-2] = parts[-2].rstrip(":") + "."
         family = mean_abs_by_family(summaries)
@@ -425,8 +405,9 @@ def markdown(summaries: list[Summary], skipped: dict[str, str], core: Iterable[t
             "## Conditional MI",
             "",
             (
-                "miestim: `estimate_cmi` defaults (CMINE, k-NN product sampling, held-out test split). bmi: the chain rule "
-                "I(X;Y|Z) = I(X;YZ) − I(X;Z) with its KSG or CCA estimator on all rows."
+                "miestim auto: `estimate_cmi`'s default, the chain rule I(X;Y|Z) = I(X;Y,Z) − I(X;Z) with both MIs cross-fitted "
+                'on the same folds; miestim cmine: `method="cmine"` (k-NN product sampling, held-out test split). bmi and the '
+                "plug-in: the same chain rule with their estimator on all rows."
             ),
             "",
             *cmi,

@@ -31,13 +31,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .._report import header, run_metadata
+from miestim.validation import ValidationRow
+
+from .._report import header, run_metadata, write_record
 from . import report, runners, speed, staircase
 from .runners import BMI_CHEAP, BMI_NEURAL, TORCH_MIST, Job, Plan
 from .tasks import BEYOND_KEYS, BEYOND_SEEDS, CMI, CORE, SIZES, Task, beyond_tasks, cmi_task, grid_tasks, mi_task, write_samples
@@ -103,7 +104,7 @@ def build_plan(
                 add("bmi", task, n, seed, BMI_CHEAP)
     for task in cmi:
         for seed in grid_seeds:
-            add("miestim", task, core_n, seed, ["cmine"])
+            add("miestim", task, core_n, seed, [runners.DEFAULTS["miestim"], "cmine"])  # estimate_cmi's default: the chain rule
             add("plug-in", task, core_n, seed, plugin)
             add("bmi", task, core_n, seed, BMI_CHEAP)
     for task in beyond:
@@ -132,7 +133,7 @@ def _machine() -> dict[str, Any]:
 def _write(out: Path, name: str, title: str, meta: dict[str, Any], body: str, record: dict[str, Any]) -> None:
     command = meta["command"].strip()
     (out / f"{name}.md").write_text(f"# {title}\n\n{header(meta)}\nCommand: `{command}`\n\n{body.rstrip()}\n", encoding="utf-8")
-    (out / f"{name}.json").write_text(json.dumps({"meta": meta, **record}, indent=1, default=float), encoding="utf-8")
+    write_record(out / f"{name}.json", meta, **record)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -180,7 +181,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
     if args.quick:
         grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
-        beyond, beyond_seeds, beyond_n = beyond_tasks(["uniform-eps0.2"]), [0], 1_000
+        beyond, beyond_seeds, beyond_n = beyond_tasks(["additive-uniform-eps0.2"]), [0], 1_000
         sizes, core_n, grid_seeds, core_seeds, max_steps = [1_000], 1_000, [0], [0], 60
         lists = {"miestim_core": ["auto", "smile"], "torch_mist": ["smile"], "bmi_core": ["infonce", *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = 20, 0.0, 64, ["smile", "infonce"]
@@ -202,6 +203,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         device=args.device,
         seed=core_seeds[0],
         **_machine(),
+        estimator="each row names its library and estimator; miestim's default is estimate_mi(estimator='auto')",
         core_seeds=core_seeds,
         grid_seeds=grid_seeds,
         beyond_seeds=beyond_seeds,
@@ -213,7 +215,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
     if args.render:
         stored = json.loads((out / f"{page}.json").read_text())
-        write_compare(out, stored["meta"], stored["rows"], stored["skipped"], core, name=page)
+        write_compare(out, stored["meta"], [runners.from_record(r) for r in stored["rows"]], stored["skipped"], core, name=page)
         return 0
     combined: dict[str, Any] = {"meta": meta}
 
@@ -258,22 +260,21 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
                     log(f"  {lib:>10} {job.id}: {', '.join(names)}")
             return 0
         start = time.perf_counter()
-        compare_rows: list[dict[str, Any]] = []
+        compare_rows: list[ValidationRow] = []
         if "compare" in args.only:
-            rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
-            compare_rows = [asdict(r) for r in rows]
+            compare_rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
             combined["compare"] = write_compare(out, meta, compare_rows, skipped, core, name=page)
         if "staircase" in args.only:
             traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
             staircase.plot(traces, str(out / "staircase.png"), batch=64)
-            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(traces, steps_per_level)
             record = {"steps_per_level": steps_per_level, "bounds": staircase.record(traces, steps_per_level)}
+            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(record["bounds"])
             _write(out, "staircase", "The staircase of Poole et al. (2019)", meta, body, record)
             combined["staircase"] = record
             print(body)
         if "speed" in args.only:
             if not compare_rows and (out / "compare.json").exists():
-                compare_rows = json.loads((out / "compare.json").read_text())["rows"]
+                compare_rows = [runners.from_record(r) for r in json.loads((out / "compare.json").read_text())["rows"]]
             training = speed.run_training(
                 dim=20,
                 batch=speed_batch,
@@ -297,7 +298,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
 
 
 def write_compare(
-    out: Path, meta: dict[str, Any], rows: list[dict[str, Any]], skipped: dict[str, str], core: list[Task], name: str = "compare"
+    out: Path, meta: dict[str, Any], rows: list[ValidationRow], skipped: dict[str, str], core: list[Task], name: str = "compare"
 ) -> dict[str, Any]:
     """{name}.md (protocol, plots, tables), {name}.json and the PNGs from the rows; prints the page and returns the record."""
     summaries = report.summarize(rows)
@@ -307,9 +308,9 @@ def write_compare(
         pngs.append(f"![every estimator on the core tasks]({name}_core.png)")
     if report.plot_grid(summaries, str(out / f"{name}_grid.png")):
         pngs.append(f"![estimate against truth on the grid]({name}_grid.png)")
-    text = _protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
+    text = protocol_notes() + "\n\n" + "\n\n".join(pngs) + "\n\n" + report.markdown(summaries, skipped, core=core_specs)
     record = {
-        "rows": rows,
+        "rows": [runners.to_record(r) for r in rows],
         "skipped": skipped,
         "targets": report.check_targets(summaries),
         "beyond": report.check_beyond(summaries),
@@ -320,7 +321,7 @@ def write_compare(
     return record
 
 
-def _protocol_notes() -> str:
+def protocol_notes() -> str:
     return """Every library gets the same samples (one draw per task, n and seed). How each one trains and
 what it scores:
 

@@ -2,26 +2,29 @@
 
 A :class:`Plan` maps each library to its jobs (one task drawn at one ``n`` with one seed, stored
 once in an ``.npz`` file) and the estimators to run on each. Every estimate becomes a
-:class:`Row`: the estimate, its error against the truth, the wall seconds of the estimate alone
-(no interpreter start or import) and what the library evaluated it on. A failure is a row with
-``error_message``; a library whose environment is missing is skipped with a message.
+:class:`~miestim.validation.ValidationRow`, the row of ``miestim.validate``: the estimate, its
+error against the truth, the wall seconds of the estimate alone (no interpreter start or import),
+its status and message; its ``labels`` say which library and estimator, the task's family, and
+what the library evaluated it on. A library whose environment is missing is skipped with a message.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 import miestim
+from miestim.validation import ValidationRow
 
 from . import baselines, envs
 from .tasks import Task
@@ -33,26 +36,17 @@ BMI_NEURAL = ("infonce", "nwj", "dv", "mine")
 BMI_CHEAP = ("ksg", "cca")
 
 
-@dataclass
-class Row:
-    task: str
-    kind: str
-    dim: int
-    transform: str
-    n: int
-    seed: int
-    truth: float
-    library: str
-    estimator: str
-    estimate: float | None = None
-    error: float | None = None
-    seconds: float | None = None
-    steps: int | None = None
-    evaluated_on: str = ""
-    stderr: float | None = None
-    estimate_train: float | None = None
-    error_message: str | None = None
-    copula: str = "gaussian"
+def to_record(row: ValidationRow) -> dict[str, Any]:
+    """A row as stored in the JSON record (NaN becomes None, so the record is strict JSON)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in asdict(row).items()}
+
+
+def from_record(stored: dict[str, Any]) -> ValidationRow:
+    """A stored row back as a :class:`~miestim.validation.ValidationRow` (None becomes NaN)."""
+    return ValidationRow(**{k: math.nan if v is None and k in _NUMBERS else v for k, v in stored.items()})
+
+
+_NUMBERS = ("estimate", "stderr", "error", "seconds")
 
 
 @dataclass(frozen=True)
@@ -66,11 +60,40 @@ class Job:
     def id(self) -> str:
         return f"{self.task.key}|n={self.n}|seed={self.seed}"
 
-    def row(self, library: str, estimator: str, **fields: Any) -> Row:
+    def row(
+        self,
+        library: str,
+        estimator: str,
+        *,
+        estimate: float | None = None,
+        seconds: float | None = None,
+        stderr: float | None = None,
+        error_message: str | None = None,
+        **labels: Any,
+    ) -> ValidationRow:
+        """``library``'s ``estimator`` on this job: a failure when ``error_message`` is given or the estimate is missing or not finite.
+
+        ``labels`` are what the library evaluated the estimate on (``evaluated_on``) and what else it
+        reported (``steps``; ``estimate_train``, its reading on the rows it trained on).
+        """
         t = self.task
-        estimate = fields.get("estimate")
-        error = None if estimate is None or not np.isfinite(estimate) else float(estimate) - t.truth
-        return Row(t.key, t.kind, t.dim, t.transform, self.n, self.seed, t.truth, library, estimator, error=error, copula=t.copula, **fields)
+        ok = error_message is None and estimate is not None and math.isfinite(estimate)
+        status = "ok" if ok else "non-finite" if estimate is not None and error_message is None else "error"
+        return ValidationRow(
+            task=t.key,
+            quantity="I(X;Y|Z)" if t.kind == "cmi" else "I(X;Y)",
+            seed=self.seed,
+            n=self.n,
+            truth=t.truth,
+            estimate=float(estimate) if estimate is not None else math.nan,
+            stderr=math.nan if stderr is None else float(stderr),
+            error=float(estimate) - t.truth if ok else math.nan,
+            seconds=math.nan if seconds is None else float(seconds),
+            status=status,
+            message=error_message or ("" if ok or estimate is not None else "no estimate returned"),
+            estimator=f"{library} {estimator}",
+            labels={"library": library, "estimator": estimator, "kind": t.kind, "dim": t.dim, "transform": t.transform, "copula": t.copula, **labels},
+        )
 
 
 @dataclass
@@ -128,21 +151,16 @@ class Progress:
         ratio = elapsed / self.expected_done if self.expected_done > 0 else 1.0
         return max(0.0, (self.expected_total - self.expected_done) * ratio)
 
-    def tick(self, row: Row, expected: float) -> None:
+    def tick(self, row: ValidationRow, expected: float) -> None:
         self.done += 1
         self.expected_done += expected
         if self.quiet:
             return
-        what = (
-            f"est={row.estimate:8.3f} err={row.error:+7.3f}"
-            if row.error is not None
-            else f"FAILED: {row.error_message}"
-            if row.error_message
-            else f"est={row.estimate}"
-        )
-        secs = f"{row.seconds:6.1f}s" if row.seconds is not None else ""
+        what = f"est={row.estimate:8.3f} err={row.error:+7.3f}" if row.status == "ok" else f"FAILED ({row.status}): {row.message or row.estimate}"
+        secs = f"{row.seconds:6.1f}s" if math.isfinite(row.seconds) else ""
+        library, estimator = row.labels["library"], row.labels["estimator"]
         print(
-            f"  [{self.done}/{self.total}] {row.library:>10} {row.estimator:<12} {row.task:<22} n={row.n:<6} seed={row.seed} "
+            f"  [{self.done}/{self.total}] {library:>10} {estimator:<12} {row.task:<22} n={row.n:<6} seed={row.seed} "
             f"{what} {secs}  ETA {self.eta() / 60:5.1f} min",
             file=sys.stderr,
             flush=True,
@@ -155,7 +173,7 @@ def _load(job: Job) -> dict[str, np.ndarray]:
         return {k: data[k] for k in data.files}
 
 
-def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str) -> Row:
+def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str) -> ValidationRow:
     a = _load(job)
     if job.task.kind == "cmi":
         res = miestim.estimate_cmi(a["x"], a["y"], a["z"], method=estimator, seed=job.seed, max_steps=max_steps, device=device, progress=False)
@@ -173,7 +191,7 @@ def run_miestim(job: Job, estimator: str, *, max_steps: int | None, device: str)
     )
 
 
-def run_sklearn(job: Job, estimator: str, **_: Any) -> Row:
+def run_sklearn(job: Job, estimator: str, **_: Any) -> ValidationRow:
     from sklearn.feature_selection import mutual_info_regression
 
     a = _load(job)
@@ -182,17 +200,17 @@ def run_sklearn(job: Job, estimator: str, **_: Any) -> Row:
     return job.row("sklearn", estimator, estimate=value, seconds=time.perf_counter() - start, evaluated_on="all rows (k=3)")
 
 
-def run_plugin(job: Job, estimator: str, **_: Any) -> Row:
+def run_plugin(job: Job, estimator: str, **_: Any) -> ValidationRow:
     a = _load(job)
     start = time.perf_counter()
     value = baselines.gaussian_copula_mi(a["x"], a["y"], a.get("z"))
     return job.row("plug-in", estimator, estimate=value, seconds=time.perf_counter() - start, evaluated_on="all rows (normal scores)")
 
 
-IN_PROCESS: dict[str, Callable[..., Row]] = {"miestim": run_miestim, "sklearn": run_sklearn, "plug-in": run_plugin}
+IN_PROCESS: dict[str, Callable[..., ValidationRow]] = {"miestim": run_miestim, "sklearn": run_sklearn, "plug-in": run_plugin}
 
 
-def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, **options: Any) -> list[Row]:
+def run_in_process(library: str, entries: list[tuple[Job, list[str]]], progress: Progress, **options: Any) -> list[ValidationRow]:
     rows = []
     for job, names in entries:
         for name in names:
@@ -215,7 +233,7 @@ def run_external(
     threads: int,
     test_fraction: float = 0.2,
     timeout: float = 4 * 3600,
-) -> list[Row]:
+) -> list[ValidationRow]:
     """Run ``library``'s worker once for all its jobs; rows for whatever it finished."""
     spec = envs.LIBRARIES[library]
     by_id = {job.id: job for job, _ in entries}
@@ -225,7 +243,7 @@ def run_external(
         "test_fraction": test_fraction,
         "jobs": [{"id": job.id, "samples": str(job.samples), "kind": job.task.kind, "seed": job.seed, "estimators": names} for job, names in entries],
     }
-    rows: list[Row] = []
+    rows: list[ValidationRow] = []
     with tempfile.TemporaryDirectory(prefix=f"compare-{library}-") as tmp:
         req, res = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req.write_text(json.dumps(request))
@@ -251,19 +269,21 @@ def run_external(
     return rows
 
 
-def _external_row(library: str, job: Job, entry: dict[str, Any]) -> Row:
+def _external_row(library: str, job: Job, entry: dict[str, Any]) -> ValidationRow:
     fields = {k: entry.get(k) for k in ("estimate", "seconds", "steps", "evaluated_on", "estimate_train")}
     if entry.get("error"):
         return job.row(library, entry["estimator"], error_message=entry["error"], evaluated_on=fields["evaluated_on"] or "")
     return job.row(library, entry["estimator"], **fields)
 
 
-def execute(plan: Plan, *, max_steps: int | None, device: str, threads: int, progress: Progress | None = None) -> tuple[list[Row], dict[str, str]]:
+def execute(
+    plan: Plan, *, max_steps: int | None, device: str, threads: int, progress: Progress | None = None
+) -> tuple[list[ValidationRow], dict[str, str]]:
     """Run the plan library by library (never two at once, so timings are comparable); rows and skipped libraries."""
     progress = progress or Progress(plan)
     external = {name: why for name, why in envs.available().items() if name in plan.work}
     skipped = {name: why for name, why in external.items() if why is not None}
-    rows: list[Row] = []
+    rows: list[ValidationRow] = []
     for library, entries in plan.work.items():
         if library in skipped:
             print(f"  skipping {library}: {skipped[library]}", file=sys.stderr, flush=True)

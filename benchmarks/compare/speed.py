@@ -5,6 +5,7 @@ against a per-batch refit (:mod:`benchmarks.sampler_speed`, run here with its ow
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -13,8 +14,10 @@ from typing import Any
 import torch
 
 import miestim
+from miestim.validation import ValidationRow
 
 from .. import sampler_speed
+from .._report import markdown_table
 
 CRITICS = ("separable", "bilinear", "concat")
 
@@ -71,16 +74,16 @@ def run_sampler(*, quick: bool, device: str) -> dict[str, Any]:
     return sampler_speed.run(**sizes, device=device)
 
 
-def per_estimate(compare_rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def per_estimate(compare_rows: list[ValidationRow]) -> list[dict[str, Any]]:
     """Mean wall seconds per estimate and training steps per second by library, estimator and n, from the comparison."""
-    groups: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
+    groups: dict[tuple, list[ValidationRow]] = defaultdict(list)
     for r in compare_rows:
-        if r["seconds"] is not None and r["kind"] == "mi":
-            groups[(r["library"], r["estimator"], r["n"])].append(r)
+        if math.isfinite(r.seconds) and r.labels["kind"] == "mi":
+            groups[(r.labels["library"], r.labels["estimator"], r.n)].append(r)
     out = []
     for (library, estimator, n), rows in sorted(groups.items()):
-        seconds = [r["seconds"] for r in rows]
-        rates = [r["steps"] / r["seconds"] for r in rows if r["steps"] and r["seconds"]]
+        seconds = [r.seconds for r in rows]
+        rates = [r.labels["steps"] / r.seconds for r in rows if r.labels.get("steps") and r.seconds]
         out.append(
             {
                 "library": library,
@@ -105,28 +108,23 @@ def markdown(training: list[dict[str, Any]], estimates: list[dict[str, Any]], sa
                 "checks are included):"
             ),
             "",
-            "| library | estimator | n | estimates | mean s | max s | steps/s |",
-            "|---|---|---|---|---|---|---|",
         ]
-        for r in estimates:
-            rate = _rate(r["steps_per_second"]) if r["steps_per_second"] else "-"
-            parts.append(
-                f"| {r['library']} | {r['estimator']} | {r['n']:,} | {r['estimates']} | {r['mean_seconds']:.1f} | {r['max_seconds']:.1f} | {rate} |"
-            )
-        parts.append("")
+        lines = [
+            [r["library"], r["estimator"], f"{r['n']:,}", r["estimates"], f"{r['mean_seconds']:.1f}", f"{r['max_seconds']:.1f}"]
+            + [_rate(r["steps_per_second"]) if r["steps_per_second"] else "-"]
+            for r in estimates
+        ]
+        parts += [markdown_table(["library", "estimator", "n", "estimates", "mean s", "max s", "steps/s"], lines), ""]
     if training:
         d, b = training[0]["dim"], training[0]["batch"]
         critics = sorted({r["critic"] for r in training}, key=CRITICS.index)
         parts += [
             f"miestim training steps per second (forward, backward, Adam; d={d}, batch {b}):",
             "",
-            "| estimator | " + " | ".join(critics) + " |",
-            "|---|" + "---|" * len(critics),
         ]
         table = {(r["estimator"], r["critic"]): r["steps_per_second"] for r in training}
-        for name in sorted({r["estimator"] for r in training}):
-            parts.append(f"| {name} | " + " | ".join(_rate(table[(name, c)]) for c in critics) + " |")
-        parts.append("")
+        lines = [[name, *(_rate(table[(name, c)]) for c in critics)] for name in sorted({r["estimator"] for r in training})]
+        parts += [markdown_table(["estimator", *critics], lines), ""]
     if sampler is not None:
         parts += [sampler_speed.format_table(sampler), ""]
     return "\n".join(parts)

@@ -23,6 +23,8 @@ import torch
 import miestim
 from miestim.gaussian import CorrelatedGaussianTask
 
+from .._report import markdown_table
+
 #: (label, miestim estimator name, estimator options)
 BOUNDS = (
     ("NWJ", "nwj", {}),
@@ -102,21 +104,25 @@ def run(*, dim: int = 20, batch: int = 64, steps_per_level: int = 4_000, seed: i
     return traces
 
 
-def markdown(traces: list[Trace], steps_per_level: int) -> str:
-    stats = {t.label: level_stats(t, steps_per_level) for t in traces}
-    lines = [
-        "MSE per step of the staircase (nats², lower is better) and training speed:",
-        "",
-        "| bound | " + " | ".join(f"MI={mi:g}" for mi in LEVELS) + " | steps/s |",
-        "|---|" + "---|" * (len(LEVELS) + 1),
+def markdown(bounds: list[dict[str, Any]]) -> str:
+    """The tables of a run from its record's rows (:func:`record`): MSE per step and speed, then bias and variance."""
+    mse = [[b["bound"], *(f"{s['mse']:.3f}" for s in b["levels"]), f"{b['steps_per_second']:.0f}"] for b in bounds]
+    per_step = [
+        [b["bound"], f"{s['true_mi']:g}", f"{s['mean']:.3f}", f"{s['bias']:+.3f}", f"{s['variance']:.3f}", f"{s['mse']:.3f}"]
+        for b in bounds
+        for s in b["levels"]
     ]
-    for t in traces:
-        lines.append(f"| {t.label} | " + " | ".join(f"{s['mse']:.3f}" for s in stats[t.label]) + f" | {t.steps_per_second:.0f} |")
-    lines += ["", "Bias, variance and MSE per step:", "", "| bound | true MI | mean estimate | bias | variance | MSE |", "|---|---|---|---|---|---|"]
-    for t in traces:
-        for s in stats[t.label]:
-            lines.append(f"| {t.label} | {s['true_mi']:g} | {s['mean']:.3f} | {s['bias']:+.3f} | {s['variance']:.3f} | {s['mse']:.3f} |")
-    return "\n".join(lines)
+    return "\n".join(
+        [
+            "MSE per step of the staircase (nats², lower is better) and training speed:",
+            "",
+            markdown_table(["bound", *(f"MI={mi:g}" for mi in LEVELS), "steps/s"], mse),
+            "",
+            "Bias, variance and MSE per step:",
+            "",
+            markdown_table(["bound", "true MI", "mean estimate", "bias", "variance", "MSE"], per_step),
+        ]
+    )
 
 
 def record(traces: list[Trace], steps_per_level: int, block: int = 50) -> list[dict[str, Any]]:

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask, GaussianTask, RotatedTask, TransformedTask
-from miestim.tasks import AdditiveUniformTask, SpiralTask, StudentTTask
+
+from .._suites import beyond_gaussian
 
 TRANSFORMS = ("plain", "rotated", "cube", "asinh")
 DIMS = (1, 5, 20)
@@ -74,14 +75,8 @@ def cmi_task(dim: int, target: str) -> Task:
     return Task(f"chain-d{dim}-{label}", "cmi", dim, sampler.conditional_mutual_information, "chain", sampler)
 
 
-#: (key, family, copula, n, sampler factory) of the beyond-Gaussian tasks; ``family`` goes in the ``transform`` column.
-BEYOND = (
-    ("student-t-6x6-df4", "student-t", "other", 10_000, lambda: StudentTTask(6, 6, df=4)),
-    ("spiral-4x4-2pairs-rho0.8", "spiral", "other", 10_000, lambda: SpiralTask(GaussianTask.correlated_pairs(4, 4, pairs=2, rho=0.8))),
-    ("uniform-eps0.2", "uniform", "other", 10_000, lambda: AdditiveUniformTask(0.2)),
-    ("gauss-20x20-3pairs-rho0.8", "sparse", "gaussian", 5_000, lambda: GaussianTask.correlated_pairs(20, 20, pairs=3, rho=0.8)),
-)
-BEYOND_KEYS = tuple(spec[0] for spec in BEYOND)
+#: The beyond-Gaussian tasks: :func:`miestim.tasks.beyond_gaussian_tasks`, keyed by their names, each at its own n.
+BEYOND_KEYS = tuple(judged.task.name for judged in beyond_gaussian())
 
 
 def beyond_tasks(keys: Iterable[str] | None = None) -> list[Task]:
@@ -91,10 +86,12 @@ def beyond_tasks(keys: Iterable[str] | None = None) -> list[Task]:
     if unknown:
         raise ValueError(f"unknown beyond-Gaussian task(s) {unknown}; choose from {list(BEYOND_KEYS)}.")
     tasks = []
-    for key, family, copula, n, make in BEYOND:
-        if key in chosen:
-            sampler = make()
-            tasks.append(Task(key, "mi", sampler.dim_x, sampler.mutual_information, family, sampler, copula=copula, n=n))
+    for judged in beyond_gaussian():
+        sampler = judged.task
+        if sampler.name in chosen:
+            # The Gaussian-copula plug-in is the true model exactly where the task is a Gaussian.
+            copula = "gaussian" if isinstance(sampler, GaussianTask) else "other"
+            tasks.append(Task(sampler.name, "mi", sampler.dim_x, sampler.mutual_information, "beyond-gaussian", sampler, copula=copula, n=judged.n))
     return tasks
 
 

@@ -29,6 +29,11 @@ class ValidationRow:
         seconds: wall time of the estimator's call (the timeout for ``"timeout"``).
         status: ``"ok"``, ``"error"``, ``"timeout"`` or ``"non-finite"``.
         message: what went wrong (the exception's type and message), empty when ``"ok"``.
+        estimator: which estimator produced the row, as :attr:`ValidationReport.estimator` describes it
+            (``"default"`` resolves to the function and its default, e.g. ``"estimate_mi(estimator='auto')"``).
+        labels: more facts about the row where one record holds rows of several libraries or
+            settings (``benchmarks/compare``: the library, its estimator's name, what the estimate
+            was scored on, ...); empty for the rows of :func:`miestim.validate`.
     """
 
     task: str
@@ -42,6 +47,8 @@ class ValidationRow:
     seconds: float
     status: str
     message: str = ""
+    estimator: str = ""
+    labels: dict[str, Any] = field(default_factory=dict, hash=False)
 
 
 @dataclass(frozen=True)

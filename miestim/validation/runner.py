@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import numbers
 import sys
@@ -64,6 +65,22 @@ def _check_seeds(seeds: Any) -> tuple[int, ...]:
     return checked
 
 
+#: The library function each task kind calls and the option that names its estimator.
+_DEFAULT_OPTIONS = {"mi": ("estimate_mi", "estimator"), "cmi": ("estimate_cmi", "method"), "decomposition": ("decompose", "method")}
+
+
+def _default_description(kinds: set[str]) -> str:
+    """``"default"`` spelled out from the functions' own signatures, so a report says which estimator ran."""
+    import miestim
+
+    calls = []
+    for kind in sorted(kinds):
+        function, option = _DEFAULT_OPTIONS[kind]
+        default = inspect.signature(getattr(miestim, function)).parameters[option].default
+        calls.append(f"{function}({option}={default!r})")
+    return "default: " + ", ".join(calls)
+
+
 def _check_estimator(estimator: Any, kinds: set[str]) -> tuple[str, bool]:
     """Check the estimator fits the suite's task kinds; return its description for the report and whether it is the library's."""
     import miestim  # at call time, as in validate
@@ -72,7 +89,7 @@ def _check_estimator(estimator: Any, kinds: set[str]) -> tuple[str, bool]:
         name = check_choice(estimator, name="estimator", choices=["default", *miestim.ESTIMATORS])
         if name != "default" and "cmi" in kinds:
             raise ValueError(f"estimator {name!r} estimates MI; CMI tasks take 'default' (miestim.estimate_cmi) or a callable f(x, y, z).")
-        return name, True
+        return (_default_description(kinds) if name == "default" else name), True
     if isinstance(estimator, miestim.MIEstimator):
         if kinds != {"mi"}:
             raise ValueError(f"estimator: an MIEstimator module estimates I(X;Y); the suite also holds {sorted(kinds - {'mi'})} tasks.")
@@ -213,7 +230,7 @@ def validate(
         from tqdm.auto import tqdm
 
         results = tqdm(results, total=len(jobs), desc=f"validate[{description}] on {resolved.name}", unit="job", file=sys.stderr)
-    rows = tuple(row for job_rows in results for row in job_rows)
+    rows = tuple(dataclasses.replace(row, estimator=description) for job_rows in results for row in job_rows)
     import miestim  # at call time: this module is imported while miestim itself initialises
 
     meta = {

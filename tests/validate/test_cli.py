@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import pytest
 
@@ -53,3 +54,11 @@ def test_estimator_and_callable_are_exclusive(capsys):
     with pytest.raises(SystemExit):
         cli.main(["validate", "--estimator", "smile", "--callable", "a:b"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_plot_without_matplotlib_is_refused_before_the_run(stub_module, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # find_spec then finds no matplotlib
+    monkeypatch.setattr("miestim.validation.validate", lambda *a, **k: pytest.fail("the run started"))
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["validate", "--callable", "my_stub_estimators:half", "--plot", "v.png"])
+    assert exit_info.value.code == 2 and "--plot needs matplotlib" in capsys.readouterr().err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 
@@ -103,6 +104,10 @@ def test_the_library_estimator_and_a_module_run_on_a_tiny_task():
     assert math.isfinite(by_name.rows[0].stderr) and math.isfinite(by_module.rows[0].stderr)
     assert "built for x_dim=1, y_dim=1; this task has 2 and 2 columns" in by_module.rows[1].message
     assert not any(p.grad is not None for p in module.parameters())  # the caller's module is left untouched
+    # Each row names its estimator, "default" spelled out from estimate_mi's own signature.
+    default = inspect.signature(miestim.estimate_mi).parameters["estimator"].default
+    assert {r.estimator for r in by_name.rows} == {f"default: estimate_mi(estimator={default!r})"} == {by_name.estimator}
+    assert {r.estimator for r in by_module.rows} == {"SMILE"}
 
 
 def test_suites_hold_distinct_tasks_with_their_truth():
