@@ -27,7 +27,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from ._report import run_metadata
+from ._report import markdown_table, run_metadata, write_record
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -120,8 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"--modules must be among {list(MODULES)}; got {unknown}")
     modules = tuple(args.modules)
-    meta = run_metadata("mutation", list(sys.argv[1:] if argv is None else argv), device="cpu", seed=0, modules=list(modules))
-    meta["loadavg"] = Path("/proc/loadavg").read_text().split()[:3] if Path("/proc/loadavg").exists() else None
+    estimator = "none: the test suite, judged by the mutants of MODULES it kills"
+    meta = run_metadata("mutation", list(sys.argv[1:] if argv is None else argv), device="cpu", seed=0, estimator=estimator, modules=list(modules))
     if args.results:
         work = Path(args.results)
     else:
@@ -133,15 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     meta["seconds"] = int((work / "seconds.txt").read_text()) if (work / "seconds.txt").exists() else None
     rows = _read_results(work)
     table = _summary(rows, modules)
-    print("| module | mutants | killed | survived | equivalent | no tests | timeout | not run | survival (non-equivalent) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for t in table:
-        rate = "n/a" if t["survival"] is None else f"{100 * t['survival']:.1f}%"
-        counts = " | ".join(str(t[key]) for key in ("mutants", "killed", "survived", "equivalent", "no tests", "timeout", "not run"))
-        print(f"| {t['module']} | {counts} | {rate} |")
+    counted = ("mutants", "killed", "survived", "equivalent", "no tests", "timeout", "not run")
+    lines = [[t["module"], *(str(t[key]) for key in counted), "n/a" if t["survival"] is None else f"{100 * t['survival']:.1f}%"] for t in table]
+    print(markdown_table(["module", *counted, "survival (non-equivalent)"], lines))
     if args.json:
-        survivors = [r for r in rows if r["status"] == "survived"]
-        Path(args.json).write_text(json.dumps({"meta": meta, "modules": table, "survivors": survivors}, indent=2) + "\n")
+        write_record(args.json, meta, modules=table, survivors=[r for r in rows if r["status"] == "survived"])
     if args.keep or args.results:
         print(f"scratch copy: {work}", file=sys.stderr)
     else:
