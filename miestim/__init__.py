@@ -6,6 +6,7 @@ All information quantities are in nats.
 from . import distributed, functional, gaussian, sampling, tasks, validation
 from .cmine import CMINE
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
+from .crossfit import CriticFamily
 from .decompose import Decomposition, decompose
 from .estimate import estimate_mi
 from .estimate_cmi import estimate_cmi
@@ -21,6 +22,7 @@ __all__ = [
     "CMINE",
     "ConcatCritic",
     "Critic",
+    "CriticFamily",
     "DV",
     "Decomposition",
     "ESTIMATORS",

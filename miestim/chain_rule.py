@@ -26,9 +26,10 @@ from typing import Any
 import torch
 
 from .critics import Critic
-from .crossfit import Budget, FoldReport, crossfit_rows, fold_splits
+from .crossfit import CriticFamily, FoldReport, crossfit_rows, fold_splits
+from .defaults import Training
 from .heldout import summarize_rows
-from .training import RankGaussianizer, Standardizer
+from .scaling import RankGaussianizer, Standardizer
 
 __all__ = ["chain_rule_rows"]
 
@@ -42,9 +43,9 @@ def chain_rule_rows(
     discrete: bool,
     folds: int,
     validation_fraction: float,
-    families: tuple[str, ...],
+    families: tuple[CriticFamily, ...],
     scaler: type[Standardizer | RankGaussianizer] | None,
-    budget: Budget,
+    training: Training,
     generator: torch.Generator,
     progress: bool | None,
 ) -> tuple[torch.Tensor, dict[str, Any], list[Critic], list[FoldReport]]:
@@ -64,7 +65,7 @@ def chain_rule_rows(
             message names the stratum).
     """
     n = x.shape[0]
-    options: dict[str, Any] = {"families": families, "scaler": scaler, "budget": budget, "generator": generator, "progress": progress}
+    options: dict[str, Any] = {"families": families, "scaler": scaler, "training": training, "generator": generator, "progress": progress}
     if discrete:
         return _stratified_rows(x, y, z, folds=folds, validation_fraction=validation_fraction, options=options)
     v, w = (x, y) if variable == "x" else (y, x)

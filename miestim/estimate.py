@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -23,22 +23,14 @@ from ._validation import (
     resolve_device,
 )
 from .critics import Critic
-from .crossfit import DEFAULT_FAMILIES, FAMILIES, KNN_MAX_DIM, Budget, FoldReport, crossfit_rows, fold_splits
+from .crossfit import CriticFamily, FoldReport, crossfit_rows, fold_splits, resolve_families
+from .defaults import CROSSFIT_FOLDS, CROSSFIT_TRAINING, NAMED_TRAINING, SPLIT, Training
 from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
 from .estimators import ESTIMATORS, MIEstimator, make_estimator
-from .heldout import summarize_rows
+from .heldout import combine_batches, eval_batches, jackknife, summarize_rows
 from .result import EstimateResult
-from .training import (
-    check_finite_estimate,
-    combine_batches,
-    eval_batches,
-    jackknife_bound,
-    random_split,
-    resolve_scaler,
-    seeded_init,
-    take_rows,
-    train_module,
-)
+from .scaling import resolve_scaler, take_rows
+from .training import check_finite_estimate, random_split, seeded_init, train_module
 
 __all__ = ["estimate_mi"]
 
@@ -57,8 +49,19 @@ def held_out_mi(
     bound = module.validation_score if validation else module.bound
     batches = eval_batches(x.shape[0], batch_size)
     with torch.no_grad():
-        estimates = [jackknife_bound(bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
+        estimates = [_jackknife_bound(bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
     return combine_batches(estimates, [len(idx) for idx in batches])
+
+
+def _jackknife_bound(
+    bound: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], scores: torch.Tensor, context: torch.Tensor, *, groups: int
+) -> tuple[float, float]:
+    """A bound on one held-out score matrix and its :func:`~miestim.heldout.jackknife` standard error (a group left out: its rows and columns)."""
+
+    def statistic(keep: torch.Tensor | None) -> float:
+        return float(bound(scores, context) if keep is None else bound(scores[keep][:, keep], context[keep]))
+
+    return jackknife(statistic, scores.shape[0], groups=groups, device=scores.device)
 
 
 def resolve_distributed(distributed: bool | None) -> bool:
@@ -116,29 +119,10 @@ def crossfit_result(
     )
 
 
-class TrainingDefaults(NamedTuple):
-    batch_size: int
-    lr: float
-    max_steps: int
-    patience: int
-
-
-#: Training defaults of the named estimators.
-NAMED_TRAINING = TrainingDefaults(batch_size=256, lr=5e-4, max_steps=3000, patience=5)
-#: Training defaults of ``estimator="auto"``: its residual critics start at the Gaussian solution and take larger,
-#: fewer steps (``python -m benchmarks auto`` measures them against the issue's targets).
-AUTO_TRAINING = TrainingDefaults(batch_size=128, lr=5e-3, max_steps=1500, patience=3)
-
-#: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given. From the accuracy-versus-time
-#: table of docs/estimators.md (``python -m benchmarks auto --folds K``, seeds 0-4): 3 folds meet every
-#: target of the benchmark, as 5 do, in 0.6-0.75 of the time (spiral 8.1 s against 12.5 s per estimate).
-AUTO_FOLDS = 3
-
-
 def _resolve_folds(folds: int | None, estimator: str | MIEstimator) -> int:
     auto = isinstance(estimator, str) and estimator == "auto"
     if folds is None:
-        return AUTO_FOLDS if auto else 1
+        return CROSSFIT_FOLDS if auto else 1
     folds = check_positive_int(folds, name="folds")
     if folds > 1 and not auto:
         raise ValueError(f"folds={folds} cross-fits estimator='auto' only; a named estimator uses one train/validation/test split (folds=None or 1).")
@@ -153,17 +137,6 @@ def validation_share(split: Sequence[float]) -> float:
     return validation / (train + validation)
 
 
-def _resolve_families(families: Sequence[str] | None, *, columns: int) -> tuple[str, ...]:
-    """The families to race: as given (the Gaussian critic always among them), or the defaults for data of ``columns`` columns in all."""
-    if families is None:
-        return tuple(f for f in DEFAULT_FAMILIES if f != "knn" or columns <= KNN_MAX_DIM)
-    if isinstance(families, str) or not isinstance(families, Sequence):
-        raise TypeError(f"families must be a sequence of names from {FAMILIES}; got {families!r}.")
-    for name in families:
-        check_choice(name, name="families", choices=FAMILIES)
-    return tuple(dict.fromkeys(["gaussian", *families]))
-
-
 def estimate_mi(
     x: Any,
     y: Any,
@@ -176,7 +149,7 @@ def estimate_mi(
     max_steps: int | None = None,
     max_epochs: int | None = None,
     lr: float | None = None,
-    split: tuple[float, float, float] = (0.7, 0.1, 0.2),
+    split: tuple[float, float, float] = SPLIT,
     standardize: bool | str = "rank",
     eval_every: int = 100,
     patience: int | None = None,
@@ -186,7 +159,7 @@ def estimate_mi(
     progress: bool | None = None,
     distributed: bool | None = None,
     folds: int | None = None,
-    families: Sequence[str] | None = None,
+    families: Sequence[str | CriticFamily] | None = None,
 ) -> EstimateResult:
     r"""Estimate the mutual information :math:`I(X;Y)` in nats, on rows the critic never trained or stopped on.
 
@@ -339,7 +312,7 @@ def estimate_mi(
     if isinstance(estimator, str):
         estimator = check_choice(estimator, name="estimator", choices=["auto", *ESTIMATORS])
     auto = estimator == "auto"
-    defaults = AUTO_TRAINING if auto else NAMED_TRAINING
+    defaults = CROSSFIT_TRAINING if auto else NAMED_TRAINING
     lr = check_positive_float(defaults.lr if lr is None else lr, name="lr")
     eval_batch_size = check_positive_int(eval_batch_size, name="eval_batch_size", minimum=2)
     batch_size = check_positive_int(defaults.batch_size if batch_size is None else batch_size, name="batch_size", minimum=2)
@@ -356,7 +329,7 @@ def estimate_mi(
     generator = make_generator(seed)
     folds = _resolve_folds(folds, estimator)
     if auto:
-        families = _resolve_families(families, columns=x_t.shape[1] + y_t.shape[1])
+        raced = resolve_families(families, x_dim=x_t.shape[1], y_dim=y_t.shape[1])
         options = {"critic": critic is not None, "critic_kwargs": bool(critic_kwargs), "estimator_kwargs": bool(estimator_kwargs)}
         given = [name for name, is_set in options.items() if is_set]
         if given:
@@ -364,7 +337,7 @@ def estimate_mi(
                 f"estimator='auto' (the default) chooses its own critics, so {' and '.join(given)} cannot be given; "
                 "they configure a named estimator: pass e.g. estimator='smile' as well."
             )
-        budget = Budget(
+        training = Training(
             batch_size=batch_size,
             lr=lr,
             max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=defaults.max_steps),
@@ -376,9 +349,9 @@ def estimate_mi(
             x_t,
             y_t,
             splits=fold_splits(n, folds, validation_share(split), generator=generator),
-            families=families,
+            families=raced,
             scaler=scaler,
-            budget=budget,
+            training=training,
             generator=generator,
             progress=progress,
         )

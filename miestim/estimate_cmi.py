@@ -22,14 +22,16 @@ from ._validation import (
 )
 from .chain_rule import chain_rule_rows
 from .cmine import CMINE, READOUTS
-from .crossfit import Budget
+from .crossfit import CriticFamily, resolve_families
+from .defaults import Training
 from .distributed import all_gather, broadcast_values, check_same_on_every_rank, get_world_size, rank_slice
-from .estimate import _resolve_families, crossfit_result, resolve_distributed, resolve_steps, validation_share
+from .estimate import crossfit_result, resolve_distributed, resolve_steps, validation_share
 from .functional.two_sample import clip_logits, logit_bound, two_sample_dv_bound, two_sample_mean_log_ratio, two_sample_nwj_bound
 from .result import EstimateResult
 from .sampling import KNNSampler
 from .sampling._knn import is_discrete
-from .training import check_finite_estimate, random_split, resolve_scaler, seeded_init, take_rows, train_module
+from .scaling import resolve_scaler, take_rows
+from .training import check_finite_estimate, random_split, seeded_init, train_module
 
 __all__ = [
     "CHAIN_RULE_FAMILIES",
@@ -223,10 +225,10 @@ def _chain_rule(
     *,
     discrete: bool,
     folds: int,
-    families: tuple[str, ...],
+    families: tuple[CriticFamily, ...],
     split: tuple[float, ...],
     scaler: Any,
-    budget: Budget,
+    training: Training,
     generator: torch.Generator,
     progress: bool | None,
     distributed: bool,
@@ -245,7 +247,7 @@ def _chain_rule(
         validation_fraction=validation_share(split),
         families=families,
         scaler=scaler,
-        budget=budget,
+        training=training,
         generator=generator,
         progress=progress,
     )
@@ -287,7 +289,7 @@ def estimate_cmi(
     progress: bool | None = None,
     distributed: bool | None = None,
     folds: int | None = None,
-    families: Sequence[str] | None = None,
+    families: Sequence[str | CriticFamily] | None = None,
     knn_correction: bool = False,
 ) -> EstimateResult:
     r"""Estimate the conditional mutual information :math:`I(X;Y \mid Z)` in nats: chain rule or CMINE.
@@ -511,10 +513,10 @@ def estimate_cmi(
             z_t,
             discrete=z_discrete,
             folds=folds or CHAIN_RULE_FOLDS,
-            families=_resolve_families(CHAIN_RULE_FAMILIES if families is None else families, columns=x_t.shape[1] + y_t.shape[1] + z_t.shape[1]),
+            families=resolve_families(CHAIN_RULE_FAMILIES if families is None else families, x_dim=x_t.shape[1], y_dim=y_t.shape[1] + z_t.shape[1]),
             split=(0.7, 0.1, 0.2) if split is None else split,
             scaler=scaler,
-            budget=Budget(
+            training=Training(
                 batch_size=batch_size,
                 lr=check_positive_float(5e-4 if lr is None else lr, name="lr"),
                 max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=3000),
