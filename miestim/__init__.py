@@ -7,9 +7,9 @@ from . import distributed, functional, gaussian, sampling, tasks, validation
 from .cmine import CMINE
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
 from .crossfit import CriticFamily
-from .decompose import Decomposition, decompose
-from .estimate import estimate_mi
-from .estimate_cmi import estimate_cmi
+from .entry.cmi import estimate_cmi
+from .entry.decomposition import Decomposition, decompose
+from .entry.mi import estimate_mi
 from .estimators import DV, ESTIMATORS, JS, MINE, NWJ, SMILE, TUBA, InfoNCE, InterpolatedBound, LogBaseline, MIEstimator
 from .result import EstimateResult, TrainingHistory
 from .sampling import KNNSampler

@@ -33,6 +33,7 @@ __all__ = [
     "did_you_mean",
     "fresh_seed",
     "make_generator",
+    "refuse_unused",
     "resolve_device",
     "warn_shrunk_batch",
 ]
@@ -283,6 +284,20 @@ def check_kwargs(value: Any, *, name: str, target: Callable[..., Any] | None = N
     if unknown:
         raise TypeError(f"{name} has unknown option(s) {unknown} for {label}; it accepts {accepted}.{did_you_mean(str(unknown[0]), accepted)}")
     return dict(value)
+
+
+def refuse_unused(options: dict[str, Any], *, method: str, owner: str) -> None:
+    """Refuse the ``options`` given (not ``None``) that ``method`` does not use: an option is never silently ignored.
+
+    The message names each option, says whose option it is (``owner``) and what to do.
+    """
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        one = len(given) == 1
+        raise ValueError(
+            f"{' and '.join(given)} {'is an option' if one else 'are options'} of {owner}, which {method} does not use: "
+            f"drop {'it' if one else 'them'}, or choose {owner}."
+        )
 
 
 def fresh_seed() -> int:

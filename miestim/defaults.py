@@ -36,8 +36,9 @@ class Training:
 
 #: The named estimators of ``estimate_mi`` (one split).
 NAMED_TRAINING = Training(batch_size=256, lr=5e-4, max_steps=3000, patience=5)
-#: The trained critic families of every cross-fit (``estimate_mi(estimator="auto")``, the chain rule and so
-#: ``decompose``): the residual critics start at the Gaussian solution and take larger, fewer steps
+#: The trained critic families of every cross-fit: ``estimate_mi(estimator="auto")``, the chain rule of
+#: ``estimate_cmi`` and so ``decompose`` (before issue 29 the chain rule trained them with the named estimators'
+#: settings). The residual critics start at the Gaussian solution and take larger, fewer steps
 #: (``python -m benchmarks auto`` measures them against the issue's targets).
 CROSSFIT_TRAINING = Training(batch_size=128, lr=5e-3, max_steps=1500, patience=3)
 #: CMINE's classifier (``estimate_cmi(method="cmine")``).

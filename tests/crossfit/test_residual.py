@@ -130,3 +130,13 @@ def test_initialisation_is_seeded_and_leaves_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.params["y_w1"], StackedResidualCritics(anchors, seed=6).params["y_w1"])
+
+
+def test_the_lockstep_progress_bar_is_drawn_on_rank_0_only(monkeypatch, capsys):
+    # The lockstep training goes through the one training loop, so it keeps its rank-0 check.
+    monkeypatch.setattr(miestim.training, "is_main_process", lambda: False)
+    _train(lambda k, critic: 0.0, max_steps=20, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(miestim.training, "is_main_process", lambda: True)
+    _train(lambda k, critic: 0.0, max_steps=20, progress=True)
+    assert "test" in capsys.readouterr().err

@@ -108,7 +108,12 @@ def test_auto_is_deterministic_for_a_seed():
         ({"folds": 3, "estimator": "smile"}, ValueError, "cross-fits estimator='auto' only"),
         ({"estimator": "auto", "families": ("gaussian", "kernel")}, ValueError, "families"),
         ({"estimator": "auto", "families": "residual"}, TypeError, "families must be a sequence"),
-        ({"estimator": "auto", "critic": "concat"}, ValueError, "chooses its own critics"),
+        ({"estimator": "auto", "critic": "concat"}, ValueError, "critic is an option of a named estimator.*chooses its own critics"),
+        (
+            {"estimator": "smile", "families": ("gaussian",)},
+            ValueError,
+            "families is an option of estimator='auto', which estimator='smile' does not use",
+        ),
         ({"estimator": "auto", "folds": 0}, ValueError, "folds"),
     ],
 )
