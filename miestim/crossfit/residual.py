@@ -157,7 +157,7 @@ class ResidualFamily(CriticFamily):
 
         critics, histories = train_heads(
             stacked,
-            lambda batch: -js_objective(stacked(*batch)),
+            lambda batch: -js_objective(stacked(*batch), batched=True),
             validate,
             lambda _, k: scored[k],
             batches=batches(),

@@ -36,7 +36,7 @@ def js_row_terms(scores: torch.Tensor) -> torch.Tensor:
     return -F.softplus(-scores.diagonal()) - (soft.sum(dim=1) + soft.sum(dim=0)) / (2 * (n - 1))
 
 
-def js_objective(scores: torch.Tensor) -> torch.Tensor:
+def js_objective(scores: torch.Tensor, *, batched: bool = False) -> torch.Tensor:
     r"""The f-GAN Jensen-Shannon objective (not an MI value): the critic is a logistic classifier.
 
     .. math::
@@ -50,13 +50,17 @@ def js_objective(scores: torch.Tensor) -> torch.Tensor:
     on the thread count.
 
     Args:
-        scores: ``(n, n)`` critic scores; diagonal = joint pairs. A leading batch dimension,
-            ``(K, n, n)``, gives the ``K`` objectives at once (the stacked critics of a cross-fit).
+        scores: ``(n, n)`` critic scores; diagonal = joint pairs. With ``batched``, ``(K, n, n)``:
+            ``K`` score matrices, whose ``K`` objectives are returned at once (the stacked critics of
+            a cross-fit).
+        batched: whether ``scores`` has a leading batch dimension (default False).
 
     Returns:
         Scalar tensor (equal to :math:`2\,\mathrm{JSD} - \log 4` at the optimum), or ``(K,)``.
     """
-    if scores.ndim == 3:
+    if batched:
+        for matrix in scores[:1]:  # the first matrix's checks stand for all (one shape, one dtype)
+            as_scores(matrix)
         n = scores.shape[-1]
         soft = F.softplus(scores)
         # Row sums first, then their sum: one output per row, so the rounding does not depend on the thread count.

@@ -15,7 +15,7 @@ from miestim.training import train_heads
 
 
 def stacked_js_loss(scores: torch.Tensor) -> torch.Tensor:
-    return -js_objective(scores)
+    return -js_objective(scores, batched=True)
 
 
 def _anchors(folds: int, n: int = 400) -> tuple[list[GaussianCopulaCritic], torch.Tensor, torch.Tensor]:

@@ -218,4 +218,6 @@ def test_js_row_terms_average_to_the_js_objective_and_sampled_pairs_estimate_it(
     assert float(sampled_js_objective(scores.diagonal(), product)) == pytest.approx(float(js_objective(scores)), abs=1e-12)
     # A leading batch dimension gives each matrix's objective.
     batch = torch.stack([scores, -scores])
-    assert torch.allclose(js_objective(batch), torch.stack([js_objective(scores), js_objective(-scores)]))
+    assert torch.allclose(js_objective(batch, batched=True), torch.stack([js_objective(scores), js_objective(-scores)]))
+    with pytest.raises(ValueError, match=r"scores must be a square matrix"):
+        js_objective(batch)
