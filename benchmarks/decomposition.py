@@ -64,7 +64,7 @@ def run(dim: int, n: int, seed: int, fast: bool, device: str) -> list[Row]:
             method=method,
             seed=seed,
             mi_kwargs=steps,
-            cmi_kwargs=steps,
+            cmi_kwargs=steps if method == "cmi" else None,
             device=device,
             progress=False,
         )

@@ -36,11 +36,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MODULES: dict[str, tuple[str, ...]] = {
     "miestim/functional/": ("tests/functional", "tests/estimators", "tests/test_estimators.py"),
     "miestim/estimators/": ("tests/estimators", "tests/test_estimators.py", "tests/functional", "tests/test_option_effects.py"),
-    "miestim/crossfit.py": ("tests/test_crossfit.py", "tests/test_knn_critic.py", "tests/test_stderr_calibration.py", "tests/test_option_effects.py"),
-    "miestim/fold_stack.py": ("tests/test_fold_stack.py", "tests/test_crossfit.py"),
-    "miestim/heldout.py": ("tests/test_crossfit.py", "tests/test_stderr_calibration.py", "tests/test_option_effects.py"),
-    "miestim/chain_rule.py": ("tests/test_estimate_cmi.py", "tests/test_stderr_calibration.py", "tests/test_decompose_closed_form.py"),
+    "miestim/crossfit/": ("tests/crossfit", "tests/critics/test_knn.py", "tests/test_stderr_calibration.py", "tests/test_option_effects.py"),
+    "miestim/heldout.py": ("tests/crossfit", "tests/test_stderr_calibration.py", "tests/test_option_effects.py"),
+    "miestim/chain_rule.py": ("tests/entry/test_cmi.py", "tests/test_stderr_calibration.py", "tests/entry/test_decomposition_closed_form.py"),
     "miestim/cmine.py": ("tests/test_cmine.py", "tests/test_cmine_correction.py", "tests/test_option_effects.py"),
+    "miestim/cmine_fit.py": ("tests/test_cmine_correction.py", "tests/entry/test_cmi.py", "tests/test_option_effects.py"),
     "examples/sentiment/train.py": ("tests/example/test_training_loop.py", "tests/example/test_train.py"),
     "examples/sentiment/prepare.py": ("tests/example/test_training_loop.py", "tests/example/test_train.py"),
 }

@@ -6,9 +6,10 @@ All information quantities are in nats.
 from . import distributed, functional, gaussian, sampling, tasks, validation
 from .cmine import CMINE
 from .critics import BilinearCritic, ConcatCritic, Critic, SeparableCritic
-from .decompose import Decomposition, decompose
-from .estimate import estimate_mi
-from .estimate_cmi import estimate_cmi
+from .crossfit import CriticFamily
+from .entry.cmi import estimate_cmi
+from .entry.decomposition import Decomposition, decompose
+from .entry.mi import estimate_mi
 from .estimators import DV, ESTIMATORS, JS, MINE, NWJ, SMILE, TUBA, InfoNCE, InterpolatedBound, LogBaseline, MIEstimator
 from .result import EstimateResult, TrainingHistory
 from .sampling import KNNSampler
@@ -21,6 +22,7 @@ __all__ = [
     "CMINE",
     "ConcatCritic",
     "Critic",
+    "CriticFamily",
     "DV",
     "Decomposition",
     "ESTIMATORS",

@@ -25,12 +25,15 @@ __all__ = [
     "check_fraction",
     "check_split",
     "check_kwargs",
+    "child_seed",
     "check_optional_bool",
     "check_positive_float",
     "check_positive_int",
     "check_probability",
     "did_you_mean",
+    "fresh_seed",
     "make_generator",
+    "refuse_unused",
     "resolve_device",
     "warn_shrunk_batch",
 ]
@@ -283,12 +286,36 @@ def check_kwargs(value: Any, *, name: str, target: Callable[..., Any] | None = N
     return dict(value)
 
 
+def refuse_unused(options: dict[str, Any], *, method: str, owner: str) -> None:
+    """Refuse the ``options`` given (not ``None``) that ``method`` does not use: an option is never silently ignored.
+
+    The message names each option, says whose option it is (``owner``) and what to do.
+    """
+    given = [name for name, value in options.items() if value is not None]
+    if given:
+        one = len(given) == 1
+        raise ValueError(
+            f"{' and '.join(given)} {'is an option' if one else 'are options'} of {owner}, which {method} does not use: "
+            f"drop {'it' if one else 'them'}, or choose {owner}."
+        )
+
+
+def fresh_seed() -> int:
+    """A new random seed from the operating system's entropy: no global RNG (torch, numpy, random) is read or advanced."""
+    return int(np.random.SeedSequence().generate_state(1)[0])
+
+
+def child_seed(generator: torch.Generator) -> int:
+    """A seed for a sub-computation (an initialisation, a sampler), drawn from ``generator``: the one child-seed idiom."""
+    return int(torch.randint(0, 2**62, (1,), generator=generator))
+
+
 def make_generator(seed: int | torch.Generator | None, device: torch.device | str = "cpu") -> torch.Generator:
-    """The one seed helper: a ``torch.Generator`` from an int seed (or a fresh random seed for None)."""
+    """The one seed helper: a ``torch.Generator`` from an int seed (or a :func:`fresh_seed` for None)."""
     if isinstance(seed, torch.Generator):
         return seed
     if seed is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0])
+        seed = fresh_seed()
     seed = check_positive_int(seed, name="seed", minimum=0)
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)

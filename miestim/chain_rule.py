@@ -25,12 +25,16 @@ from typing import Any
 
 import torch
 
+from .conditioning import less_predictable
 from .critics import Critic
-from .crossfit import Budget, FoldReport, crossfit_rows, fold_splits
+from .crossfit import CriticFamily, FoldReport, crossfit_rows, fold_splits
+from .defaults import Training
+from .entry._common import crossfit_result, validation_share
 from .heldout import summarize_rows
-from .training import RankGaussianizer, Standardizer
+from .result import EstimateResult
+from .scaling import RankGaussianizer, Standardizer
 
-__all__ = ["chain_rule_rows"]
+__all__ = ["chain_rule_estimate", "chain_rule_rows"]
 
 
 def chain_rule_rows(
@@ -42,9 +46,9 @@ def chain_rule_rows(
     discrete: bool,
     folds: int,
     validation_fraction: float,
-    families: tuple[str, ...],
+    families: tuple[CriticFamily, ...],
     scaler: type[Standardizer | RankGaussianizer] | None,
-    budget: Budget,
+    training: Training,
     generator: torch.Generator,
     progress: bool | None,
 ) -> tuple[torch.Tensor, dict[str, Any], list[Critic], list[FoldReport]]:
@@ -64,7 +68,7 @@ def chain_rule_rows(
             message names the stratum).
     """
     n = x.shape[0]
-    options: dict[str, Any] = {"families": families, "scaler": scaler, "budget": budget, "generator": generator, "progress": progress}
+    options: dict[str, Any] = {"families": families, "scaler": scaler, "training": training, "generator": generator, "progress": progress}
     if discrete:
         return _stratified_rows(x, y, z, folds=folds, validation_fraction=validation_fraction, options=options)
     v, w = (x, y) if variable == "x" else (y, x)
@@ -114,3 +118,49 @@ def _stratified_rows(
         all_reports += reports
     extra = {"form": "sum_c p(c) I(X;Y|Z=c)", "variable": None, "strata": strata, "families": families, "folds": folds, "discrete_z": True}
     return values, extra, critics, all_reports
+
+
+def chain_rule_estimate(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    z: torch.Tensor,
+    *,
+    discrete: bool,
+    folds: int,
+    families: tuple[CriticFamily, ...],
+    split: tuple[float, ...],
+    scaler: Any,
+    training: Training,
+    generator: torch.Generator,
+    progress: bool | None,
+    distributed: bool,
+    start: float,
+) -> EstimateResult:
+    """``estimate_cmi(method="chain_rule")`` on checked tensors: the estimate of :func:`chain_rule_rows` as a result."""
+    # I(V;W,Z) = I(V;W|Z) + I(V;Z): with V the variable z predicts less, both terms are smaller.
+    variable = "x" if discrete else less_predictable(x, y, z, rows=torch.arange(x.shape[0], device=x.device))
+    values, extra, critics, reports = chain_rule_rows(
+        x,
+        y,
+        z,
+        variable=variable,
+        discrete=discrete,
+        folds=folds,
+        validation_fraction=validation_share(split),
+        families=families,
+        scaler=scaler,
+        training=training,
+        generator=generator,
+        progress=progress,
+    )
+    return crossfit_result(
+        values,
+        reports,
+        critics,
+        quantity="I(X;Y|Z)",
+        method="chain_rule",
+        extra=extra,
+        start=start,
+        distributed=distributed,
+        description="estimate_cmi[chain_rule]",
+    )

@@ -12,6 +12,7 @@ TOP_LEVEL = {
     "CMINE",
     "ConcatCritic",
     "Critic",
+    "CriticFamily",
     "DV",
     "Decomposition",
     "decompose",

@@ -5,7 +5,9 @@ import pytest
 import torch
 from scipy import stats
 
-from miestim.training import RankGaussianizer, Standardizer, combine_batches, eval_batches, jackknife_bound, random_split
+from miestim.heldout import combine_batches, eval_batches, jackknife
+from miestim.scaling import RankGaussianizer, Standardizer
+from miestim.training import random_split
 
 
 def test_rank_gaussianizer_gives_normal_marginals_and_keeps_order():
@@ -43,7 +45,7 @@ def test_random_split_is_a_disjoint_cover():
 
 def test_jackknife_matches_a_direct_delete_a_group_computation():
     values = torch.randn(40, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
-    value, se = jackknife_bound(lambda s, _: s.diagonal().mean(), torch.diag(values), torch.zeros(40), groups=8)
+    value, se = jackknife(lambda keep: float(values.mean() if keep is None else values[keep].mean()), 40, groups=8, device=values.device)
     replicates = torch.stack([torch.cat([values[: 5 * g], values[5 * g + 5 :]]).mean() for g in range(8)])
     assert value == pytest.approx(float(values.mean()))
     assert se == pytest.approx(float((7 / 8 * ((replicates - replicates.mean()) ** 2).sum()).sqrt()), rel=1e-9)

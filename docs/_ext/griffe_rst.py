@@ -112,10 +112,6 @@ class RstToMarkdown(griffe.Extension):
             if not identifier.startswith(pkg.name):
                 continue
             obj = self._lookup(identifier, loader)
-            if obj is not None and obj.is_module and obj.name in obj.members:
-                # ``miestim.decompose()``: the function, which the submodule shadows for a static reader
-                # (griffe_shadowing.py).
-                obj = self._lookup(f"{obj.path}.{obj.name}", loader)
             if obj is None:
                 continue
             self.canonical.setdefault(obj.path, identifier)

@@ -13,7 +13,7 @@ NaN scores are not checked for (the bounds run every training step) and propagat
 from .dv import dv_lower_bound
 from .infonce import infonce_lower_bound
 from .interpolated import interpolated_lower_bound
-from .js import js_lower_bound, js_objective
+from .js import js_lower_bound, js_objective, js_row_terms, sampled_js_objective
 from .mine import mine_lower_bound, update_log_ema
 from .nwj import nwj_lower_bound
 from .smile import smile_lower_bound
@@ -27,8 +27,10 @@ __all__ = [
     "interpolated_lower_bound",
     "js_lower_bound",
     "js_objective",
+    "js_row_terms",
     "mine_lower_bound",
     "nwj_lower_bound",
+    "sampled_js_objective",
     "smile_lower_bound",
     "tuba_lower_bound",
     "two_sample_dv_bound",

@@ -18,7 +18,7 @@ def test_quick_run_writes_both_methods(tmp_path, capsys):
     # Every row's truth is the closed form of the quick model (d=2, seed 0) and its error is estimate - truth.
     truth = dict(closed_form(*decomposition.model(2, 0)).terms())
     assert all(r["true"] == truth[r["term"]] and r["error"] == r["estimate"] - r["true"] for r in rows)
-    # The default method is right within 3 stderr + the 0.01 nats bias allowance of tests/test_decompose.py, even on
+    # The default method is right within 3 stderr + the 0.01 nats bias allowance of tests/entry/test_decomposition.py, even on
     # the quick run (measured: within 2.7 stderr). CMINE's rows carry the k-NN bias of 100 steps and are not held to it.
     off = [r for r in rows if r["method"] == "chain_rule" and abs(r["error"]) > 3 * r["stderr"] + 0.01]
     assert not off, off

@@ -15,8 +15,10 @@ from miestim.functional import (
     interpolated_lower_bound,
     js_lower_bound,
     js_objective,
+    js_row_terms,
     mine_lower_bound,
     nwj_lower_bound,
+    sampled_js_objective,
     smile_lower_bound,
     tuba_lower_bound,
     update_log_ema,
@@ -204,3 +206,18 @@ def test_bad_options_are_refused():
         js_lower_bound(s, report="kl")
     with pytest.raises(ValueError, match=r"momentum must lie in \(0, 1\]"):
         update_log_ema(torch.tensor(0.0), torch.tensor(0.0), momentum=0.0)
+
+
+def test_js_row_terms_average_to_the_js_objective_and_sampled_pairs_estimate_it():
+    scores = torch.randn(12, 12, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * 2
+    rows = js_row_terms(scores)
+    assert rows.shape == (12,)
+    assert float(rows.mean()) == pytest.approx(float(js_objective(scores)), abs=1e-12)
+    # Every product pair given as a "sample": the sampled objective is the full one.
+    product = scores[~torch.eye(12, dtype=torch.bool)]
+    assert float(sampled_js_objective(scores.diagonal(), product)) == pytest.approx(float(js_objective(scores)), abs=1e-12)
+    # A leading batch dimension gives each matrix's objective.
+    batch = torch.stack([scores, -scores])
+    assert torch.allclose(js_objective(batch, batched=True), torch.stack([js_objective(scores), js_objective(-scores)]))
+    with pytest.raises(ValueError, match=r"scores must be a square matrix"):
+        js_objective(batch)

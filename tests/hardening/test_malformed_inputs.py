@@ -382,7 +382,9 @@ HYPER = [
     ("estimate_mi[auto]", {"split": (0.5, 0.6, 0.1)}, ValueError, "split must sum to 1"),
     ("estimate_mi[auto]", {"folds": 1}, ValueError, "estimator='auto' cross-fits, so folds must be >= 2"),
     ("estimate_mi[auto]", {"families": ["gaussian", "nn"]}, ValueError, "families must be one of"),
-    ("estimate_mi[auto]", {"critic": "concat"}, ValueError, "so critic cannot be given"),
+    ("estimate_mi[auto]", {"critic": "concat"}, ValueError, "critic is an option of a named estimator"),
+    ("estimate_mi", {"families": ("gaussian",)}, ValueError, "families is an option of estimator='auto', which estimator='smile' does not use"),
+    ("estimate_cmi", {"folds": 3}, ValueError, "folds is an option of method='chain_rule', which CMINE does not use"),
     ("estimate_cmi", {"k": 0}, ValueError, "k must be an integer >= 1; got 0"),
     ("estimate_cmi", {"k": 11}, ValueError, r"k=11 is too large: .* the validation split has 12 samples"),
     ("estimate_cmi", {"k": 2.0}, TypeError, "k must be an integer >= 1"),
@@ -400,6 +402,12 @@ HYPER = [
     ("decompose", {"mi_estimator": "infonse"}, ValueError, r"mi_estimator must be one of .*Did you mean 'infonce'"),
     ("decompose", {"cmi_estimator": "cmin"}, ValueError, r"cmi_estimator must be one of .*Did you mean 'cmine'"),
     ("decompose", {"mi_kwargs": {"max_step": 3}}, TypeError, r"mi_kwargs has unknown option\(s\) \['max_step'\] .*Did you mean 'max_steps'"),
+    (
+        "decompose",
+        {"cmi_kwargs": {"k": 3}},
+        ValueError,
+        "cmi_kwargs is an option of method='cmi', which method='chain_rule' \\(MIs only\\) does not use",
+    ),
     ("decompose", {"cmi_kwargs": {"kk": 3}}, TypeError, r"cmi_kwargs has unknown option\(s\) \['kk'\] for estimate_cmi"),
     ("decompose", {"mi_kwargs": "fast"}, TypeError, "mi_kwargs must be a dict of keyword arguments"),
     (

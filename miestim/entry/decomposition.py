@@ -36,12 +36,21 @@ from typing import Any
 
 import torch
 
-from ._validation import as_sample_matrix, check_choice, check_consistent_length, check_constant_columns, check_kwargs, resolve_device
-from .estimate import estimate_mi
-from .estimate_cmi import CHAIN_RULE_FAMILIES, CHAIN_RULE_FOLDS, estimate_cmi
-from .estimators import ESTIMATORS
-from .heldout import summarize_rows
-from .result import EstimateResult
+from .._validation import (
+    as_sample_matrix,
+    check_choice,
+    check_consistent_length,
+    check_constant_columns,
+    check_kwargs,
+    refuse_unused,
+    resolve_device,
+)
+from ..defaults import CHAIN_RULE_FAMILIES, CHAIN_RULE_FOLDS
+from ..estimators import ESTIMATORS
+from ..heldout import summarize_rows
+from ..result import EstimateResult
+from .cmi import estimate_cmi
+from .mi import estimate_mi
 
 __all__ = ["Decomposition", "decompose"]
 
@@ -190,6 +199,55 @@ def _combine(plus: Sequence[EstimateResult], minus: Sequence[EstimateResult] = (
     return value, _quadrature(*plus, *minus)
 
 
+def _check_names(modalities: Any) -> None:
+    """``modalities`` must be a dict of at least two modalities named by identifiers other than the reserved ``C`` and ``F``."""
+    if not isinstance(modalities, Mapping):
+        raise TypeError(f"modalities must be a dict {{name: samples}}; got {type(modalities).__name__}.")
+    if len(modalities) < 2:
+        raise ValueError(f"modalities must name at least 2 modalities; got {len(modalities)}: {list(modalities)}.")
+    for name in modalities:
+        if not isinstance(name, str) or not name or not name.isidentifier():
+            raise TypeError(f"modalities keys must be names such as 't' or 'audio'; got {name!r}.")
+        if name in _RESERVED:
+            raise ValueError(f"modalities must not be named {list(_RESERVED)} (the target C and fused F); got {name!r}.")
+
+
+#: One composed term: the component estimates it adds and those it subtracts.
+_Parts = tuple[list[EstimateResult], list[EstimateResult]]
+
+
+def _plan(
+    est: _Estimates, modalities: list[str], anchor: str, method: str
+) -> tuple[list[EstimateResult], _Parts, dict[str, _Parts], dict[str, float]]:
+    """The component estimates of every term (``method="cmi"``: from CMIs, else from MIs by the chain rule) and the identities checked."""
+    others = [m for m in modalities if m != anchor]
+    a = anchor
+
+    invariant_parts = [est.mi((a,), (m,)) for m in others]
+    # Each composed term is sum(plus) - sum(minus) of component estimates (see _combine for its stderr).
+    complementary: tuple[list[EstimateResult], list[EstimateResult]] = ([], [])
+    specific_parts: dict[str, tuple[list[EstimateResult], list[EstimateResult]]] = {a: ([], [])}
+    identities: dict[str, float] = {}
+    for m in others:
+        shared, m_c, a_c = est.mi((a,), (m,)), est.mi((m,), ("C",)), est.mi((a,), ("C",))
+        if method == "cmi":
+            syn = est.cmi(a, m, "C")
+            m_given_a, a_given_m = est.cmi(m, "C", a), est.cmi(a, "C", m)
+            complementary[0].append(syn)
+            specific_parts[m] = ([m_given_a], [syn])
+            specific_parts[a][0].append(a_given_m)
+            specific_parts[a][1].append(syn)
+            identities[f"I({m};C|{a}) - I({a};{m}|C) = I({m};C) - I({a};{m})"] = (m_given_a.value - syn.value) - (m_c.value - shared.value)
+            identities[f"I({a};C|{m}) - I({a};{m}|C) = I({a};C) - I({a};{m})"] = (a_given_m.value - syn.value) - (a_c.value - shared.value)
+        else:
+            complementary[0].append(est.mi((a,), (m, "C")))
+            complementary[1].append(a_c)
+            specific_parts[m] = ([m_c], [shared])
+            specific_parts[a][0].append(a_c)
+            specific_parts[a][1].append(shared)
+    return invariant_parts, complementary, specific_parts, identities
+
+
 def decompose(
     modalities: Mapping[str, Any],
     target: Any,
@@ -239,10 +297,10 @@ def decompose(
         method: ``"chain_rule"`` (default) or ``"cmi"``.
         mi_estimator: estimator for every MI: ``"auto"`` (default; cross-fitted, with
             ``families=("gaussian",)`` and ``folds=5`` unless ``mi_kwargs`` names them, as in
-            :data:`miestim.estimate_cmi.CHAIN_RULE_FAMILIES` and :data:`~miestim.estimate_cmi.CHAIN_RULE_FOLDS`) or a name from :data:`miestim.ESTIMATORS`.
+            :data:`miestim.defaults.CHAIN_RULE_FAMILIES` and :data:`~miestim.defaults.CHAIN_RULE_FOLDS`) or a name from :data:`miestim.ESTIMATORS`.
         cmi_estimator: ``"cmine"`` (the only CMI estimator).
         mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``).
-        cmi_kwargs: more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
+        cmi_kwargs: ``method="cmi"`` only (refused otherwise): more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
             the CMI readout defaults to ``"mean_log_ratio"`` here (lower variance than DV,
             which matters in differences; see :func:`~miestim.estimate_cmi`).
         device: where to compute (default: the device of tensor inputs, else CPU).
@@ -270,20 +328,14 @@ def decompose(
         (['a', 't'], 'nats')
     """
     start = time.perf_counter()
-    if not isinstance(modalities, Mapping):
-        raise TypeError(f"modalities must be a dict {{name: samples}}; got {type(modalities).__name__}.")
-    if len(modalities) < 2:
-        raise ValueError(f"modalities must name at least 2 modalities; got {len(modalities)}: {list(modalities)}.")
-    for name in modalities:
-        if not isinstance(name, str) or not name or not name.isidentifier():
-            raise TypeError(f"modalities keys must be names such as 't' or 'audio'; got {name!r}.")
-        if name in _RESERVED:
-            raise ValueError(f"modalities must not be named {list(_RESERVED)} (the target C and fused F); got {name!r}.")
+    _check_names(modalities)
     method = check_choice(method, name="method", choices=METHODS)
     mi_estimator = check_choice(mi_estimator, name="mi_estimator", choices=["auto", *ESTIMATORS])
     check_choice(cmi_estimator, name="cmi_estimator", choices=("cmine",))
     mi_kwargs = check_kwargs(mi_kwargs, name="mi_kwargs", target=estimate_mi, exclude=("x", "y"))
     cmi_kwargs = check_kwargs(cmi_kwargs, name="cmi_kwargs", target=estimate_cmi, exclude=("x", "y", "z"))
+    if method == "chain_rule":  # no CMI is estimated: its options would be ignored
+        refuse_unused({"cmi_kwargs": cmi_kwargs or None}, method="method='chain_rule' (MIs only)", owner="method='cmi'")
     if "estimator" in mi_kwargs:
         raise ValueError(f"mi_kwargs must not name the estimator (got estimator={mi_kwargs['estimator']!r}); pass mi_estimator= instead.")
     if anchor is None:
@@ -314,31 +366,7 @@ def decompose(
         mi_kwargs={"estimator": mi_estimator, **common, **mi_kwargs},
         cmi_kwargs={"method": cmi_estimator, "readout": "mean_log_ratio", **common, **cmi_kwargs},
     )
-    others = [m for m in modalities if m != anchor]
-    a = anchor
-
-    invariant_parts = [est.mi((a,), (m,)) for m in others]
-    # Each composed term is sum(plus) - sum(minus) of component estimates (see _combine for its stderr).
-    complementary: tuple[list[EstimateResult], list[EstimateResult]] = ([], [])
-    specific_parts: dict[str, tuple[list[EstimateResult], list[EstimateResult]]] = {a: ([], [])}
-    identities: dict[str, float] = {}
-    for m in others:
-        shared, m_c, a_c = est.mi((a,), (m,)), est.mi((m,), ("C",)), est.mi((a,), ("C",))
-        if method == "cmi":
-            syn = est.cmi(a, m, "C")
-            m_given_a, a_given_m = est.cmi(m, "C", a), est.cmi(a, "C", m)
-            complementary[0].append(syn)
-            specific_parts[m] = ([m_given_a], [syn])
-            specific_parts[a][0].append(a_given_m)
-            specific_parts[a][1].append(syn)
-            identities[f"I({m};C|{a}) - I({a};{m}|C) = I({m};C) - I({a};{m})"] = (m_given_a.value - syn.value) - (m_c.value - shared.value)
-            identities[f"I({a};C|{m}) - I({a};{m}|C) = I({a};C) - I({a};{m})"] = (a_given_m.value - syn.value) - (a_c.value - shared.value)
-        else:
-            complementary[0].append(est.mi((a,), (m, "C")))
-            complementary[1].append(a_c)
-            specific_parts[m] = ([m_c], [shared])
-            specific_parts[a][0].append(a_c)
-            specific_parts[a][1].append(shared)
+    invariant_parts, complementary, specific_parts, identities = _plan(est, list(modalities), anchor, method)
     specific = {m: _combine(*parts) for m, parts in specific_parts.items()}
     synergy = _combine(*complementary)
     invariant = _combine(invariant_parts)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import miestim
-from miestim.estimate_cmi import less_predictable
+from miestim.conditioning import less_predictable
 from miestim.gaussian import ClassConditionalGaussianTask, GaussianChainTask, GaussianCMITask
 
 FAST = dict(method="cmine", hidden=(64, 64), max_steps=800, progress=False)
@@ -72,6 +72,16 @@ def test_result_contract_and_readouts():
     assert not res.estimator.training and res.history.steps[-1] <= 60
 
 
+def test_seed_none_draws_a_fresh_seed_without_touching_any_global_rng():
+    x, y, z = GaussianChainTask(1).sample(400, seed=0)
+    torch.manual_seed(3)
+    np.random.seed(3)
+    state, np_state = torch.get_rng_state(), np.random.get_state()[1].copy()
+    values = {miestim.estimate_cmi(x, y, z, seed=None, max_steps=10, **TINY).value for _ in range(2)}
+    assert torch.equal(state, torch.get_rng_state()) and np.array_equal(np_state, np.random.get_state()[1])
+    assert len(values) == 2  # two fresh seeds, two different splits
+
+
 def test_same_seed_same_result_and_global_rng_untouched():
     x, y, z = GaussianChainTask(1).sample(800, seed=0)
     state = torch.get_rng_state()
@@ -104,7 +114,19 @@ GOOD = np.random.default_rng(0).normal(size=(100, 2))
         (GOOD, GOOD, GOOD, {"method": "knn"}, ValueError, "method must be one of"),
         (GOOD, GOOD, GOOD, {"folds": 1}, ValueError, "folds must be an integer >= 2"),
         (GOOD, GOOD, GOOD, {"families": ("gaussian", "mlp")}, ValueError, "families must be one of"),
-        (GOOD, GOOD, GOOD, {"method": "cmine", "folds": 3}, ValueError, "folds and families apply to the chain rule only"),
+        (GOOD, GOOD, GOOD, {"method": "cmine", "folds": 3}, ValueError, "folds is an option of method='chain_rule', which CMINE does not use"),
+        (GOOD, GOOD, GOOD, {"method": "cmine", "families": ("gaussian",)}, ValueError, "families is an option of method='chain_rule'"),
+        # CMINE's options are refused by name under the chain rule, also when method="auto" chose it.
+        (
+            GOOD,
+            GOOD,
+            GOOD,
+            {"k": 10_000},
+            ValueError,
+            r"k is an option of method='cmine', which the chain rule \(chosen by method='auto'\) does not use",
+        ),
+        (GOOD, GOOD, GOOD, {"method": "chain_rule", "hidden": (8,), "tau": 0.01}, ValueError, "hidden and tau are options of method='cmine'"),
+        (GOOD, GOOD, GOOD, {"method": "chain_rule", "knn_correction": True}, ValueError, "knn_correction is an option of method='cmine'"),
         (GOOD, GOOD, GOOD, {"split": (0.5, 0.5)}, ValueError, "split must have 3 fractions"),
         (GOOD, GOOD, np.r_[np.zeros(95), np.ones(5)], {"method": "chain_rule"}, ValueError, r"stratum z=\[1.0\] has 5 rows"),
     ],

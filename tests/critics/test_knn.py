@@ -9,8 +9,8 @@ import pytest
 import torch
 
 import miestim
-from miestim.crossfit import _choose
-from miestim.knn_critic import KSGCritic
+from miestim.critics import KSGCritic
+from miestim.crossfit import choose
 from miestim.tasks import AdditiveUniformTask
 
 
@@ -71,11 +71,11 @@ def test_the_simplest_family_within_two_standard_errors_of_the_best_is_kept():
     noise, jitter = torch.randn(400, generator=generator), torch.randn(400, generator=generator)
     gaussian = _rows(-0.9, noise)
     # Paired noise: differences are exact, so "within the margin" means a gain of zero.
-    assert _choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.8, noise)}, margin=2.0) == "knn"
+    assert choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.8, noise)}, margin=2.0) == "knn"
     alike = {"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.8, noise + 0.01 * jitter)}
-    assert _choose(alike, margin=2.0) == "knn"
-    assert _choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.7, noise)}, margin=2.0) == "residual"
-    assert _choose({"gaussian": gaussian, "knn": _rows(-0.95, noise), "residual": _rows(-0.9, noise)}, margin=2.0) == "gaussian"
+    assert choose(alike, margin=2.0) == "knn"
+    assert choose({"gaussian": gaussian, "knn": _rows(-0.8, noise), "residual": _rows(-0.7, noise)}, margin=2.0) == "residual"
+    assert choose({"gaussian": gaussian, "knn": _rows(-0.95, noise), "residual": _rows(-0.9, noise)}, margin=2.0) == "gaussian"
 
 
 def test_auto_keeps_the_knn_critic_for_bounded_noise_in_one_dimension():

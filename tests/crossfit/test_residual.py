@@ -1,4 +1,4 @@
-"""The residual critics of all folds trained in lockstep: exact unstacking, independent folds, per-fold early stopping."""
+"""The residual family: its critics of all folds trained in lockstep, exact unstacking, independent folds, per-fold early stopping."""
 
 from __future__ import annotations
 
@@ -8,9 +8,14 @@ import pytest
 import torch
 
 import miestim
-from miestim.copula import GaussianCopulaCritic
-from miestim.fold_stack import StackedResidualCritics, stacked_js_loss, train_stacked
+from miestim.critics import GaussianCopulaCritic
+from miestim.crossfit import StackedResidualCritics
 from miestim.functional import js_objective
+from miestim.training import train_heads
+
+
+def stacked_js_loss(scores: torch.Tensor) -> torch.Tensor:
+    return -js_objective(scores, batched=True)
 
 
 def _anchors(folds: int, n: int = 400) -> tuple[list[GaussianCopulaCritic], torch.Tensor, torch.Tensor]:
@@ -46,7 +51,7 @@ def test_fold_critic_scores_exactly_what_its_slice_of_the_stack_scores():
         assert torch.allclose(critic.pair_scores(xs[k, :20], ys[k, :20]), scores[k].diagonal(), atol=1e-5)
 
 
-def test_stacked_js_loss_is_minus_each_folds_js_objective():
+def test_the_batched_js_objective_is_each_folds_js_objective():
     scores = torch.randn(4, 9, 9, generator=torch.Generator().manual_seed(0)) * 3
     expected = torch.stack([-js_objective(s) for s in scores])
     assert torch.allclose(stacked_js_loss(scores), expected, atol=1e-6)
@@ -61,8 +66,8 @@ def test_one_folds_loss_moves_only_that_folds_weights():
         assert p.grad[0].abs().sum() == 0 and p.grad[2].abs().sum() == 0, name
 
 
-def _train(validate, *, batch=None, **options):
-    """train_stacked on two folds of small critics: random batches of 64 unless ``batch`` is given."""
+def _train(validate, *, batch=None, drop=None, **options):
+    """train_heads on two folds of small stacked critics: random batches of 64 unless ``batch`` is given."""
     anchors, xs, ys = _anchors(2)
     if batch is None:
         generator = torch.Generator().manual_seed(0)
@@ -71,8 +76,22 @@ def _train(validate, *, batch=None, **options):
             idx = torch.randperm(xs.shape[1], generator=generator)[:64]
             return xs[:, idx], ys[:, idx]
 
+    def batches():
+        while True:
+            yield batch()
+
     settings = {"lr": 1e-3, "eval_every": 10, "patience": 5, "progress": False, "description": "test", **options}
-    return train_stacked(StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0), batch, validate, **settings)
+    stacked = StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0)
+    return train_heads(
+        stacked,
+        lambda b: stacked_js_loss(stacked(*b)),
+        lambda averaged, k: validate(k, averaged.fold_critic(k)),
+        lambda averaged, k: averaged.fold_critic(k),
+        batches=batches(),
+        heads=2,
+        stop_if=drop,
+        **settings,
+    )
 
 
 def test_each_fold_stops_on_its_own_validation_score():
@@ -111,3 +130,13 @@ def test_initialisation_is_seeded_and_leaves_the_global_rng_alone():
     assert torch.equal(torch.get_rng_state(), before)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert not torch.equal(a.params["y_w1"], StackedResidualCritics(anchors, seed=6).params["y_w1"])
+
+
+def test_the_lockstep_progress_bar_is_drawn_on_rank_0_only(monkeypatch, capsys):
+    # The lockstep training goes through the one training loop, so it keeps its rank-0 check.
+    monkeypatch.setattr(miestim.training, "is_main_process", lambda: False)
+    _train(lambda k, critic: 0.0, max_steps=20, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(miestim.training, "is_main_process", lambda: True)
+    _train(lambda k, critic: 0.0, max_steps=20, progress=True)
+    assert "test" in capsys.readouterr().err

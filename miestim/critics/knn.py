@@ -7,8 +7,8 @@ import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma
 
-from ._validation import check_positive_int
-from .critics import Critic
+from .._validation import check_positive_int
+from ._networks import Critic
 
 __all__ = ["KSGCritic"]
 

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validation import check_bool, check_choice, check_kwargs, check_positive_int
+from .._validation import check_bool, check_choice, check_kwargs, check_positive_int
 
 __all__ = ["BilinearCritic", "ConcatCritic", "Critic", "SeparableCritic", "make_critic", "mlp"]
 

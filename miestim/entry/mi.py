@@ -1,167 +1,50 @@
-"""One-call MI estimation: fit a critic, early-stop on validation, report on held-out data."""
+"""``estimate_mi``: input checks, then the cross-fitted race (``estimator="auto"``) or a named estimator on one split."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, NamedTuple
+from dataclasses import replace
+from typing import Any
 
 import torch
 
-from ._validation import (
+from .._validation import (
     as_sample_matrix,
     check_choice,
     check_consistent_length,
     check_constant_columns,
     check_kwargs,
-    check_optional_bool,
     check_positive_float,
     check_positive_int,
-    check_split,
     make_generator,
+    refuse_unused,
     resolve_device,
 )
-from .critics import Critic
-from .crossfit import DEFAULT_FAMILIES, FAMILIES, KNN_MAX_DIM, Budget, FoldReport, crossfit_rows, fold_splits
-from .distributed import broadcast_values, check_same_on_every_rank, get_world_size, is_distributed, rank_slice
-from .estimators import ESTIMATORS, MIEstimator, make_estimator
-from .heldout import summarize_rows
-from .result import EstimateResult
-from .training import (
-    check_finite_estimate,
-    combine_batches,
-    eval_batches,
-    jackknife_bound,
-    random_split,
-    resolve_scaler,
-    seeded_init,
-    take_rows,
-    train_module,
-)
+from ..critics import Critic
+from ..crossfit import CriticFamily, crossfit_rows, fold_splits, resolve_families
+from ..defaults import CROSSFIT_FOLDS, CROSSFIT_TRAINING, NAMED_TRAINING, SPLIT, Training
+from ..distributed import check_same_on_every_rank
+from ..estimators import ESTIMATORS, MIEstimator
+from ..result import EstimateResult
+from ..scaling import resolve_scaler
+from ..single_split import fit_named
+from ._common import crossfit_result, resolve_distributed, resolve_seed, resolve_steps, validation_share
 
 __all__ = ["estimate_mi"]
-
-
-def held_out_mi(
-    module: MIEstimator, x: torch.Tensor, y: torch.Tensor, *, batch_size: int, groups: int = 20, validation: bool = False
-) -> tuple[float, float]:
-    """The estimator's bound on held-out ``(x, y)`` in nats, and its standard error.
-
-    Each batch of up to ``batch_size`` samples is scored once (all pairs within the batch);
-    the standard error is the delete-a-group jackknife over ``groups`` groups per batch
-    (``groups=0`` skips it and reports ``nan``). With ``validation`` the estimator's
-    :meth:`~miestim.MIEstimator.validation_score` is used instead of its readout.
-    """
-    module.eval()
-    bound = module.validation_score if validation else module.bound
-    batches = eval_batches(x.shape[0], batch_size)
-    with torch.no_grad():
-        estimates = [jackknife_bound(bound, module.critic(x[idx], y[idx]), y[idx], groups=groups) for idx in batches]
-    return combine_batches(estimates, [len(idx) for idx in batches])
-
-
-def resolve_distributed(distributed: bool | None) -> bool:
-    """Whether a one-call estimator runs as one rank of a process group (``None``: when one of > 1 processes is initialised)."""
-    distributed = check_optional_bool(distributed, name="distributed")
-    if distributed and not is_distributed():
-        raise ValueError(
-            f"distributed=True, but no torch.distributed process group of more than one process is initialised (world size "
-            f"{get_world_size()}); launch with torchrun and call torch.distributed.init_process_group first, or pass distributed=None."
-        )
-    return is_distributed() if distributed is None else distributed
-
-
-def resolve_steps(max_steps: int | None, max_epochs: int | None, n_train: int, batch_size: int, default: int) -> int:
-    """Training length in steps from ``max_steps`` or ``max_epochs`` (not both)."""
-    if max_steps is not None and max_epochs is not None:
-        raise ValueError("give max_steps or max_epochs, not both.")
-    if max_epochs is not None:
-        return check_positive_int(max_epochs, name="max_epochs") * max(1, n_train // min(batch_size, n_train))
-    return check_positive_int(max_steps if max_steps is not None else default, name="max_steps")
-
-
-def crossfit_result(
-    values: torch.Tensor,
-    reports: Sequence[FoldReport],
-    critics: Sequence[Critic],
-    *,
-    quantity: str,
-    method: str,
-    extra: dict[str, Any],
-    start: float,
-    distributed: bool,
-    description: str,
-) -> EstimateResult:
-    """The result of a cross-fitted estimate from its per-row values (every row held out once), the same on every rank."""
-    value, stderr = summarize_rows(values)
-    if distributed:
-        # Every rank ran the same deterministic computation; rank 0's numbers are the result.
-        value, stderr = broadcast_values([value, stderr])
-    check_finite_estimate(value, description=description)
-    return EstimateResult(
-        value=value,
-        stderr=stderr,
-        history=reports[0].history,
-        estimator=torch.nn.ModuleList(critics),
-        seconds=time.perf_counter() - start,
-        quantity=quantity,
-        method=method,
-        n_train=reports[0].n_train,
-        n_validation=reports[0].n_validation,
-        n_test=values.numel(),
-        extra=extra,
-        evaluated_on=f"every row once, by a critic of a {extra['folds']}-fold cross-fit that neither trained nor stopped on it",
-        row_values=values,
-    )
-
-
-class TrainingDefaults(NamedTuple):
-    batch_size: int
-    lr: float
-    max_steps: int
-    patience: int
-
-
-#: Training defaults of the named estimators.
-NAMED_TRAINING = TrainingDefaults(batch_size=256, lr=5e-4, max_steps=3000, patience=5)
-#: Training defaults of ``estimator="auto"``: its residual critics start at the Gaussian solution and take larger,
-#: fewer steps (``python -m benchmarks auto`` measures them against the issue's targets).
-AUTO_TRAINING = TrainingDefaults(batch_size=128, lr=5e-3, max_steps=1500, patience=3)
-
-#: Folds of ``estimate_mi(estimator="auto")`` unless ``folds`` is given. From the accuracy-versus-time
-#: table of docs/estimators.md (``python -m benchmarks auto --folds K``, seeds 0-4): 3 folds meet every
-#: target of the benchmark, as 5 do, in 0.6-0.75 of the time (spiral 8.1 s against 12.5 s per estimate).
-AUTO_FOLDS = 3
 
 
 def _resolve_folds(folds: int | None, estimator: str | MIEstimator) -> int:
     auto = isinstance(estimator, str) and estimator == "auto"
     if folds is None:
-        return AUTO_FOLDS if auto else 1
+        return CROSSFIT_FOLDS if auto else 1
     folds = check_positive_int(folds, name="folds")
     if folds > 1 and not auto:
         raise ValueError(f"folds={folds} cross-fits estimator='auto' only; a named estimator uses one train/validation/test split (folds=None or 1).")
     if auto and folds < 2:
         raise ValueError(f"estimator='auto' cross-fits, so folds must be >= 2; got {folds}.")
     return folds
-
-
-def validation_share(split: Sequence[float]) -> float:
-    """The validation rows' share of a cross-fitting fold's non-test rows: ``split``'s validation fraction over its first two."""
-    train, validation, _ = check_split(split)
-    return validation / (train + validation)
-
-
-def _resolve_families(families: Sequence[str] | None, *, columns: int) -> tuple[str, ...]:
-    """The families to race: as given (the Gaussian critic always among them), or the defaults for data of ``columns`` columns in all."""
-    if families is None:
-        return tuple(f for f in DEFAULT_FAMILIES if f != "knn" or columns <= KNN_MAX_DIM)
-    if isinstance(families, str) or not isinstance(families, Sequence):
-        raise TypeError(f"families must be a sequence of names from {FAMILIES}; got {families!r}.")
-    for name in families:
-        check_choice(name, name="families", choices=FAMILIES)
-    return tuple(dict.fromkeys(["gaussian", *families]))
 
 
 def estimate_mi(
@@ -176,7 +59,7 @@ def estimate_mi(
     max_steps: int | None = None,
     max_epochs: int | None = None,
     lr: float | None = None,
-    split: tuple[float, float, float] = (0.7, 0.1, 0.2),
+    split: tuple[float, float, float] = SPLIT,
     standardize: bool | str = "rank",
     eval_every: int = 100,
     patience: int | None = None,
@@ -186,7 +69,7 @@ def estimate_mi(
     progress: bool | None = None,
     distributed: bool | None = None,
     folds: int | None = None,
-    families: Sequence[str] | None = None,
+    families: Sequence[str | CriticFamily] | None = None,
 ) -> EstimateResult:
     r"""Estimate the mutual information :math:`I(X;Y)` in nats, on rows the critic never trained or stopped on.
 
@@ -331,144 +214,52 @@ def estimate_mi(
     """
     start = time.perf_counter()
     dev = resolve_device(device, x, y)
-    x_t = as_sample_matrix(x, name="x", device=dev)
-    y_t = as_sample_matrix(y, name="y", device=dev)
+    x_t, y_t = as_sample_matrix(x, name="x", device=dev), as_sample_matrix(y, name="y", device=dev)
     n = check_consistent_length(x=x_t, y=y_t)
     check_constant_columns(x_t, name="x")
     check_constant_columns(y_t, name="y")
     if isinstance(estimator, str):
         estimator = check_choice(estimator, name="estimator", choices=["auto", *ESTIMATORS])
     auto = estimator == "auto"
-    defaults = AUTO_TRAINING if auto else NAMED_TRAINING
-    lr = check_positive_float(defaults.lr if lr is None else lr, name="lr")
-    eval_batch_size = check_positive_int(eval_batch_size, name="eval_batch_size", minimum=2)
-    batch_size = check_positive_int(defaults.batch_size if batch_size is None else batch_size, name="batch_size", minimum=2)
-    eval_every = check_positive_int(eval_every, name="eval_every")
-    patience = check_positive_int(defaults.patience if patience is None else patience, name="patience")
+    defaults = CROSSFIT_TRAINING if auto else NAMED_TRAINING
+    training = Training(
+        batch_size=check_positive_int(defaults.batch_size if batch_size is None else batch_size, name="batch_size", minimum=2),
+        lr=check_positive_float(defaults.lr if lr is None else lr, name="lr"),
+        max_steps=defaults.max_steps,
+        patience=check_positive_int(defaults.patience if patience is None else patience, name="patience"),
+        eval_every=check_positive_int(eval_every, name="eval_every"),
+        eval_batch_size=check_positive_int(eval_batch_size, name="eval_batch_size", minimum=2),
+    )
     critic_kwargs = check_kwargs(critic_kwargs, name="critic_kwargs")
     estimator_kwargs = check_kwargs(estimator_kwargs, name="estimator_kwargs")
     scaler = resolve_scaler(standardize)
     distributed = resolve_distributed(distributed)
     if distributed:
         check_same_on_every_rank({"n": n, "x columns": x_t.shape[1], "y columns": y_t.shape[1]}, what="estimate_mi's data")
-        if seed is None:
-            seed = int(broadcast_values([torch.randint(0, 2**52, (1,)).item()])[0])
-    generator = make_generator(seed)
+    generator = make_generator(resolve_seed(seed, distributed=distributed))
     folds = _resolve_folds(folds, estimator)
-    if auto:
-        families = _resolve_families(families, columns=x_t.shape[1] + y_t.shape[1])
-        options = {"critic": critic is not None, "critic_kwargs": bool(critic_kwargs), "estimator_kwargs": bool(estimator_kwargs)}
-        given = [name for name, is_set in options.items() if is_set]
-        if given:
-            raise ValueError(
-                f"estimator='auto' (the default) chooses its own critics, so {' and '.join(given)} cannot be given; "
-                "they configure a named estimator: pass e.g. estimator='smile' as well."
-            )
-        budget = Budget(
-            batch_size=batch_size,
-            lr=lr,
-            max_steps=resolve_steps(max_steps, max_epochs, n, batch_size, default=defaults.max_steps),
-            eval_every=eval_every,
-            patience=patience,
-            eval_batch_size=eval_batch_size,
-        )
-        values, reports, critics = crossfit_rows(
-            x_t,
-            y_t,
-            splits=fold_splits(n, folds, validation_share(split), generator=generator),
-            families=families,
-            scaler=scaler,
-            budget=budget,
-            generator=generator,
-            progress=progress,
-        )
-        chosen = [r.family for r in reports]
-        extra = {
-            "family": Counter(chosen).most_common(1)[0][0],
-            "families": chosen,
-            "folds": folds,
-            "validation": [r.validation for r in reports],
-            "validation_readout": [r.readout for r in reports],
-            "family_seconds": [r.seconds for r in reports],
-        }
-        return crossfit_result(
-            values,
-            reports,
-            critics,
-            quantity="I(X;Y)",
-            method="auto",
-            extra=extra,
-            start=start,
-            distributed=distributed,
-            description="estimate_mi[auto]",
-        )
-    init_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-
-    split_idx = random_split(n, split, generator=generator, min_test=4)
-    n_train = split_idx.train.shape[0]
-    steps = resolve_steps(max_steps, max_epochs, n_train, batch_size, default=defaults.max_steps)
-    if isinstance(estimator, str) and not distributed:
-        estimator_kwargs.setdefault("global_batch", False)
-    with seeded_init(init_seed, dev):
-        module = make_estimator(
-            estimator,
-            x_t.shape[1],
-            y_t.shape[1],
-            **({"critic": "separable" if critic is None else critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}),
-            **estimator_kwargs,
-        ).to(dev)
-    if not distributed and module.scores_global_batch:
-        raise ValueError(
-            "distributed=False, but the estimator instance gathers the global batch of the process group; "
-            "build it with global_batch=False, or pass distributed=None."
-        )
-
-    # The data are never copied whole: the scalers are fitted on the training rows in place,
-    # training batches are gathered (and scaled) from x_t / y_t step by step, and only the
-    # validation and test splits are materialised, scaled.
-    sx = scaler(x_t, rows=split_idx.train) if scaler is not None else None
-    sy = scaler(y_t, rows=split_idx.train) if scaler is not None else None
-    x_val, y_val = take_rows(x_t, split_idx.validation, sx), take_rows(y_t, split_idx.validation, sy)
-    x_test, y_test = take_rows(x_t, split_idx.test, sx), take_rows(y_t, split_idx.test, sy)
-
-    def loss(idx: torch.Tensor) -> torch.Tensor:
-        # A gathering estimator gets this rank's share of the global batch and returns the global
-        # bound (the same on every rank); otherwise every rank computes the whole batch.
-        rows = split_idx.train[idx[rank_slice(len(idx))] if module.scores_global_batch else idx]
-        return -module(take_rows(x_t, rows, sx), take_rows(y_t, rows, sy))
-
-    def validate(trained: MIEstimator) -> float:
-        return held_out_mi(trained, x_val, y_val, batch_size=eval_batch_size, groups=0, validation=True)[0]
-
-    module, history = train_module(
-        module,
-        loss,
-        validate,
-        n_train=n_train,
-        batch_size=batch_size,
-        lr=lr,
-        max_steps=steps,
-        eval_every=eval_every,
-        patience=patience,
-        generator=generator,
-        progress=progress,
-        description=f"estimate_mi[{module.name}]",
-        term=f"training loss (minus the {module.name} objective)",
-        distributed=distributed,
+    if not auto:
+        refuse_unused({"families": families}, method=f"estimator={getattr(estimator, 'name', estimator)!r}", owner="estimator='auto'")
+        options: dict[str, Any] = {"critic": critic, "critic_kwargs": critic_kwargs, "estimator_kwargs": estimator_kwargs, "split": split}
+        return fit_named(x_t, y_t, estimator=estimator, training=training, max_steps=max_steps, max_epochs=max_epochs, scaler=scaler,
+                         generator=generator, progress=progress, distributed=distributed, start=start, **options)  # fmt: skip
+    given = {"critic": critic, "critic_kwargs": critic_kwargs or None, "estimator_kwargs": estimator_kwargs or None}
+    refuse_unused(given, method="estimator='auto' (the default; it chooses its own critics)", owner="a named estimator (e.g. estimator='smile')")
+    training = replace(training, max_steps=resolve_steps(max_steps, max_epochs, n, training.batch_size, default=training.max_steps))
+    families_raced = resolve_families(families, x_dim=x_t.shape[1], y_dim=y_t.shape[1])
+    splits = fold_splits(n, folds, validation_share(split), generator=generator)
+    values, reports, critics = crossfit_rows(
+        x_t, y_t, splits=splits, families=families_raced, scaler=scaler, training=training, generator=generator, progress=progress
     )
-    value, stderr = held_out_mi(module, x_test, y_test, batch_size=eval_batch_size)
-    if distributed:
-        value, stderr = broadcast_values([value, stderr])
-    check_finite_estimate(value, description=f"estimate_mi[{module.name}]")
-    return EstimateResult(
-        value=value,
-        stderr=stderr,
-        history=history,
-        estimator=module,
-        seconds=time.perf_counter() - start,
-        quantity="I(X;Y)",
-        method=module.name,
-        n_train=n_train,
-        n_validation=x_val.shape[0],
-        n_test=x_test.shape[0],
+    chosen = [r.family for r in reports]
+    extra = {
+        "family": Counter(chosen).most_common(1)[0][0],
+        "families": chosen,
+        "folds": folds,
+        "validation": [r.validation for r in reports],
+        "validation_readout": [r.readout for r in reports],
+        "family_seconds": [r.seconds for r in reports],
+    }
+    return crossfit_result(
+        values, reports, critics, quantity="I(X;Y)", method="auto", extra=extra, start=start, distributed=distributed, description="estimate_mi[auto]"
     )

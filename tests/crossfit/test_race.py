@@ -8,10 +8,9 @@ import torch
 from sklearn.covariance import ledoit_wolf
 
 import miestim
-from miestim.copula import GaussianCopulaCritic, JointResidualCritic, SeparableResidualCritic
+from miestim.critics import GaussianCopulaCritic, JointResidualCritic, SeparableResidualCritic
 from miestim.crossfit import fold_splits
-from miestim.functional import dv_lower_bound
-from miestim.heldout import dv_rows, row_scores, summarize_rows
+from miestim.heldout import summarize_rows
 
 
 def _mi_of(cov: np.ndarray, k: int) -> float:
@@ -48,18 +47,6 @@ def test_residual_critics_start_as_their_anchor():
     for critic in (SeparableResidualCritic(anchor), JointResidualCritic(anchor)):
         assert torch.allclose(critic(x[:20], y[:20]), anchor(x[:20], y[:20]), atol=1e-5)
         assert torch.allclose(critic.pair_scores(x[:20], y[:20]), anchor.pair_scores(x[:20], y[:20]), atol=1e-5)
-
-
-def test_dv_rows_mean_is_the_dv_bound_of_one_block():
-    gen = torch.Generator().manual_seed(0)
-    x, y = torch.randn(64, 2, generator=gen), torch.randn(64, 2, generator=gen)
-    critic = miestim.SeparableCritic(2, 2)
-    with torch.no_grad():
-        joint, log_z = row_scores(critic, x, y, block_size=64)
-        values = dv_rows(joint, log_z)
-        assert float(values.mean()) == pytest.approx(float(dv_lower_bound(critic(x, y))), abs=1e-6)
-        # Against itself as the anchor the partition cancels: the mean log ratio.
-        assert torch.allclose(dv_rows(joint, log_z, anchor_log_z=log_z), joint)
 
 
 def test_summarize_rows_is_mean_and_standard_error():
@@ -121,7 +108,12 @@ def test_auto_is_deterministic_for_a_seed():
         ({"folds": 3, "estimator": "smile"}, ValueError, "cross-fits estimator='auto' only"),
         ({"estimator": "auto", "families": ("gaussian", "kernel")}, ValueError, "families"),
         ({"estimator": "auto", "families": "residual"}, TypeError, "families must be a sequence"),
-        ({"estimator": "auto", "critic": "concat"}, ValueError, "chooses its own critics"),
+        ({"estimator": "auto", "critic": "concat"}, ValueError, "critic is an option of a named estimator.*chooses its own critics"),
+        (
+            {"estimator": "smile", "families": ("gaussian",)},
+            ValueError,
+            "families is an option of estimator='auto', which estimator='smile' does not use",
+        ),
         ({"estimator": "auto", "folds": 0}, ValueError, "folds"),
     ],
 )
@@ -147,7 +139,7 @@ def test_auto_gathers_large_training_folds_batch_by_batch_with_the_same_result(m
     x, y = miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=1.0).sample(1000, seed=0)
     options = {"estimator": "auto", "folds": 2, "max_steps": 60, "eval_every": 20, "progress": False}
     kept = miestim.estimate_mi(x, y, **options)
-    monkeypatch.setattr(miestim.crossfit, "MATERIALISED_ELEMENTS", 0)
+    monkeypatch.setattr(miestim.crossfit.residual, "MATERIALISED_ELEMENTS", 0)
     gathered = miestim.estimate_mi(x, y, **options)
     assert gathered.value == pytest.approx(kept.value, abs=1e-6)
     assert all(a.keys() == b.keys() for a, b in zip(gathered.extra["validation"], kept.extra["validation"]))

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .critics import ConcatCritic, SeparableCritic
+from ._networks import ConcatCritic, SeparableCritic
 
 __all__ = ["GaussianCopulaCritic", "JointResidualCritic", "SeparableResidualCritic"]
 
