@@ -30,11 +30,14 @@ class EstimateResult:
     r"""An MI or CMI estimate with its uncertainty.
 
     Attributes:
-        value: the estimate in nats, computed on the held-out test split only (samples
-            the critic never trained on and that were not used for early stopping).
-        stderr: standard error of ``value`` in nats over the held-out test samples
-            (delete-a-group jackknife). It is the test split's sampling noise for this
-            trained critic; it excludes the critic's bias and the spread between training runs.
+        value: the estimate in nats, computed only on rows the critic neither trained nor
+            stopped on (``evaluated_on`` says which): every row once, each by its fold's critic,
+            for the cross-fitted estimates (``estimate_mi``'s default, the chain rule); the
+            held-out test split for a named estimator and CMINE.
+        stderr: standard error of ``value`` in nats: the standard deviation of ``row_values``
+            over :math:`\sqrt n` for cross-fitted estimates, the delete-a-group jackknife over
+            the test samples otherwise. It is the held-out rows' sampling noise for the fitted
+            critics; it excludes the critics' bias and the spread between training runs.
         history: the training trace (:class:`TrainingHistory`).
         estimator: the trained module (in eval mode, on the device it was trained on).
         seconds: wall time of the whole call.

@@ -99,26 +99,27 @@ def estimate_mi(
     Accepted inputs: numpy arrays — memory-mapped ones (``np.load(path, mmap_mode="r")``)
     included —, torch tensors (detached; ``requires_grad`` is ignored), pandas objects and
     nested lists. Integer dtypes are read as real values; float16 / bfloat16 are upcast; all
-    computation is in float32. Large data are never copied whole: a C-contiguous float32
-    input is used in place, the scaler is fitted on the training rows block by block,
-    training batches are gathered from the input step by step, and only the validation and
-    test splits are materialised (a peak RSS of about 2,700 MiB for 1,000,000 x 128 float32
-    pairs read from memory maps, 1,000 MiB of it the mapped files; ``python -m benchmarks large-data``).
+    computation is in float32. A C-contiguous float32 input is used in place. The named
+    estimators fit their scaler on the training rows block by block, gather training batches
+    from the input step by step and materialise only the validation and test splits; the
+    default ``"auto"`` materialises each fold's scaled training rows (its Gaussian critic is fitted
+    on them whole), so its peak memory grows with ``n``: measure yours with
+    ``python -m benchmarks large-data``.
 
     Args:
         x: ``(n, dx)`` samples (numpy array or torch tensor; 1-D means ``dx = 1``).
         y: ``(n, dy)`` samples paired row by row with ``x``.
         estimator: ``"auto"`` (default): critic families chosen on validation, cross-fitted
             (see ``folds``). In each fold the Gaussian-copula critic
-            (:class:`~miestim.copula.GaussianCopulaCritic`, the closed-form log density ratio of
+            (:class:`~miestim.critics.GaussianCopulaCritic`, the closed-form log density ratio of
             a Ledoit-Wolf Gaussian fitted to the training rows' normal scores) is fitted, and so
             is each other family of ``families``: ``"knn"`` (default when ``x`` and ``y`` have
-            at most :data:`~miestim.crossfit.KNN_MAX_DIM` columns together;
-            :class:`~miestim.knn_critic.KSGCritic`, the KSG estimate of the log density ratio
+            at most ``KNNFamily().max_dim`` = 4 columns together;
+            :class:`~miestim.critics.KSGCritic`, the KSG estimate of the log density ratio
             from the training rows, nothing trained), ``"residual"`` (default; the Gaussian
             critic plus a separable MLP residual that starts at zero, trained with the JS
             objective; the residual critics of all folds train in lockstep as one stacked
-            module, :class:`~miestim.fold_stack.StackedResidualCritics`), ``"joint"`` (opt-in;
+            module, :class:`~miestim.crossfit.StackedResidualCritics`), ``"joint"`` (opt-in;
             the Gaussian critic plus an MLP on ``[x; y]``, trained on 16 sampled product pairs
             per row), ``"separable"`` (opt-in; a plain separable critic). A neural family is
             dropped after two validation rounds unless its per-row JS objective beats the
@@ -171,9 +172,10 @@ def estimate_mi(
             mean of the per-row values of all ``n`` rows (``result.row_values``) and ``stderr`` their
             standard error. Named estimators use one split (``folds=None`` or 1).
         families: ``estimator="auto"`` only: the critic families to consider, from
-            :data:`miestim.crossfit.FAMILIES` (default :data:`~miestim.crossfit.DEFAULT_FAMILIES`:
-            the Gaussian, k-NN and residual families, the k-NN one only up to
-            :data:`~miestim.crossfit.KNN_MAX_DIM` columns; the Gaussian critic is always fitted).
+            :data:`miestim.crossfit.FAMILIES`, or :class:`~miestim.CriticFamily` instances, your own
+            included (default :data:`~miestim.crossfit.DEFAULT_FAMILIES`: the Gaussian, k-NN and
+            residual families, the k-NN one only up to ``KNNFamily().max_dim`` columns; the
+            Gaussian critic is always fitted).
         distributed: run as one of the ranks of a ``torch.distributed`` process group (e.g.
             under ``torchrun``). ``None`` (default): when a group of more than one process is
             initialised. Every rank must pass the same data and options; the split, scaling

@@ -16,8 +16,11 @@ __all__ = ["DV", "JS", "MINE", "NWJ", "SMILE", "TUBA", "ESTIMATORS", "InfoNCE", 
 ESTIMATORS: dict[str, type[MIEstimator]] = {cls.name: cls for cls in (DV, NWJ, MINE, InfoNCE, JS, SMILE, TUBA, InterpolatedBound)}
 
 
-def make_estimator(estimator: str | MIEstimator, x_dim: int, y_dim: int, **kwargs: Any) -> MIEstimator:
-    """Build an estimator from its name (see :data:`ESTIMATORS`) or check an instance's dimensions."""
+def make_estimator(estimator: str | MIEstimator, x_dim: int, y_dim: int, /, **kwargs: Any) -> MIEstimator:
+    """Build an estimator from its name (see :data:`ESTIMATORS`) or check an instance's dimensions.
+
+    The dimensions are positional-only, so an ``x_dim`` among ``kwargs`` is refused by name below.
+    """
     if isinstance(estimator, MIEstimator):
         if (estimator.x_dim, estimator.y_dim) != (x_dim, y_dim):
             raise ValueError(f"estimator was built for x_dim={estimator.x_dim}, y_dim={estimator.y_dim}; the data have {x_dim} and {y_dim} columns.")
