@@ -235,3 +235,23 @@ def oracle_mi(record: Record) -> str:
     from . import oracle
 
     return oracle.markdown([oracle.Row(**row) for row in record["rows"] if "|" not in row["quantity"]])
+
+
+def threads(record: Record) -> str:
+    """The threads benchmark's table and its "fastest" lines, as ``python -m benchmarks threads`` prints them."""
+    from . import threads as bench
+
+    meta = record["meta"]
+    result = {"rows": record["rows"], "demo": record["demo"], "load": meta["load"]}
+    counts = sorted({r["threads"] for r in record["rows"]})
+    lines = bench.fastest(result)
+    return bench.table(result, counts, meta["timeout_s"], meta["cores"]) + "\n" + "\n".join(f"- {line}" for line in lines)
+
+
+def demo_seconds(record: Record) -> str:
+    """One sentence: how long ``make demo`` took after setup, idle and beside one busy process."""
+    seconds = {r["condition"]: r["seconds"] for r in record["demo"]}
+    return (
+        f"After setup, `make demo` took {seconds['idle']:.0f} s on an idle 2-core machine and "
+        f"{seconds['loaded']:.0f} s beside one busy process ([threads.md](docs/benchmarks/threads.md))."
+    )

@@ -23,7 +23,7 @@ then ``<!-- record: demo-timings -->`` / ``<!-- /record -->`` in the page, and `
 A benchmark that prints its own table of its rows (``benchmarks/<module>.py`` with a row dataclass
 ``Row`` and ``table(rows)``, writing its record with ``_report.write_record``) is shown as it prints::
 
-    "threads": Region(("threads.json",), benchmark_page("threads", "Row", "table")),
+    "my-bench": Region(("my_bench.json",), benchmark_page("my_bench", "Row", "table")),
 
 Usage::
 
@@ -105,6 +105,8 @@ REGIONS: dict[str, Region] = {
     "sampler": Region(("sampler.json",), _tables.sampler),
     "large-data": Region(("large_data.json",), benchmark_page("large_data", None, "table")),
     "distributed": Region(("distributed.json",), benchmark_page("distributed", "ThroughputRow", "table")),
+    "threads": Region(("threads.json",), _tables.threads),
+    "demo-seconds": Region(("threads.json",), _tables.demo_seconds),
     # Before the bank change the record had no bank-features column: its rows as they were stored.
     "sentiment-speed-before": Region(
         ("sentiment_speed.json",),

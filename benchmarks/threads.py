@@ -147,8 +147,11 @@ def _seconds(value: float | None, timeout: float) -> str:
     return f"{value:.1f}" if value is not None else f"> {timeout:.0f} (stopped)"
 
 
-def table(result: dict[str, Any], threads: list[int], timeout: float) -> str:
-    """Workload × threads, idle and loaded, with each count's time over one thread's in the same condition."""
+def table(result: dict[str, Any], threads: list[int], timeout: float, cores: int | None) -> str:
+    """Workload × threads, idle and loaded, with each count's time over one thread's in the same condition.
+
+    ``cores`` is the measuring machine's count (from the record, not this machine: the docs are regenerated elsewhere).
+    """
     seconds = {(r["workload"], r["condition"], r["threads"]): r["seconds"] for r in result["rows"]}
     lines = []
     for workload in WORKLOADS:
@@ -158,7 +161,7 @@ def table(result: dict[str, Any], threads: list[int], timeout: float) -> str:
             for c in CONDITIONS:
                 one, this = seconds[(workload, c, 1)], seconds[(workload, c, n)]
                 ratios.append(f"{this / one:.2f}" if one and this else "—")
-            label = f"{n} (all)" if n == os.cpu_count() else str(n)
+            label = f"{n} (all)" if n == cores else str(n)
             lines.append([workload, label, *cells, *ratios])
     text = markdown_table(["workload", "threads", "idle s", "loaded s", "idle ÷ 1 thread", "loaded ÷ 1 thread"], lines)
     if result["demo"]:
@@ -210,13 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--threads must be positive counts; got {threads}.")
     if threads[0] != 1:
         parser.error("--threads must include 1: every count is compared with one thread.")
-    started = time.perf_counter()
-    result = run(threads, quick=args.quick, demo=None if args.no_demo else args.demo_command, timeout=args.timeout)
     argv = list(sys.argv[1:] if argv is None else argv)
     estimator = "the example's epoch and estimate_mi's default, each thread count in a fresh process"
-    meta = run_metadata("threads", argv, device="cpu", seed=0, estimator=estimator, cores=os.cpu_count(), quick=args.quick)
+    # Taken before the run, so the machine's load average is the one the run started on.
+    meta = run_metadata("threads", argv, device="cpu", seed=0, estimator=estimator, cores=os.cpu_count(), quick=args.quick, timeout_s=args.timeout)
+    started = time.perf_counter()
+    result = run(threads, quick=args.quick, demo=None if args.no_demo else args.demo_command, timeout=args.timeout)
     meta.update(load=result.pop("load"), minutes=round((time.perf_counter() - started) / 60, 1))
-    text = table({**result, "load": meta["load"]}, threads, args.timeout)
+    text = table({**result, "load": meta["load"]}, threads, args.timeout, meta["cores"])
     print(f"`{meta['command']}` · torch {meta['torch']} · {meta['cores']} cores · {meta['minutes']} min · {meta['date']}\n\n{text}")
     print("\n".join(fastest(result)))
     if args.json:

@@ -68,7 +68,9 @@ def _build(
         estimator_kwargs.setdefault("global_batch", False)
     named = {"critic": "separable" if critic is None else critic, "critic_kwargs": critic_kwargs} if isinstance(estimator, str) else {}
     if set(named) & set(estimator_kwargs):
-        raise ValueError(f"estimator_kwargs must not hold {sorted(set(named) & set(estimator_kwargs))}: pass them as estimate_mi's critic= and critic_kwargs=.")
+        raise ValueError(
+            f"estimator_kwargs must not hold {sorted(set(named) & set(estimator_kwargs))}: pass them as estimate_mi's critic= and critic_kwargs=."
+        )
     with seeded_init(init_seed, device):
         module = make_estimator(estimator, x_dim, y_dim, **named, **estimator_kwargs).to(device)
     if not distributed and module.scores_global_batch:

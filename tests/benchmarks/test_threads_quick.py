@@ -19,8 +19,8 @@ def test_table_ratios_stopped_runs_and_demo_verdicts():
     seconds = {(w, c, n): 10.0 * n * (5 if c == "loaded" and n == 2 else 1) for w in threads.WORKLOADS for c in threads.CONDITIONS for n in (1, 2)}
     seconds[("estimate_mi smile", "loaded", 2)] = None  # stopped at the timeout
     demo = [{"condition": "idle", "seconds": 150.0, "target": 180.0}, {"condition": "loaded", "seconds": 250.0, "target": 240.0}]
-    text = threads.table(_result(seconds, demo), [1, 2], timeout=300)
-    assert "| example epoch | 1 | 10.0 | 10.0 | 1.00 | 1.00 |" in text
+    text = threads.table(_result(seconds, demo), [1, 2], timeout=300, cores=2)
+    assert "| example epoch | 1 | 10.0 | 10.0 | 1.00 | 1.00 |" in text and "| example epoch | 2 (all) |" in text
     assert "| 20.0 | 100.0 | 2.00 | 10.00 |" in text
     assert "| > 300 (stopped) | 2.00 | — |" in text
     assert "| idle | 150.0 | ≤ 180 | PASS |" in text and "| loaded | 250.0 | ≤ 240 | MISS |" in text

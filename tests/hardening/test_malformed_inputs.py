@@ -379,7 +379,12 @@ HYPER = [
     ("estimate_mi", {"critic_kwargs": [8]}, TypeError, "critic_kwargs must be a dict of keyword arguments"),
     ("estimate_mi", {"estimator_kwargs": {"clp": 3.0}}, TypeError, r"estimator_kwargs has unknown option\(s\) \['clp'\] .*Did you mean 'clip'"),
     ("estimate_mi", {"estimator_kwargs": {"x_dim": 3}}, TypeError, r"estimator_kwargs has unknown option\(s\) \['x_dim'\]"),
-    ("estimate_mi", {"estimator_kwargs": {"critic": "joint"}}, ValueError, r"estimator_kwargs must not hold \['critic'\]: pass them as estimate_mi's critic="),
+    (
+        "estimate_mi",
+        {"estimator_kwargs": {"critic": "joint"}},
+        ValueError,
+        r"estimator_kwargs must not hold \['critic'\]: pass them as estimate_mi's critic=",
+    ),
     ("estimate_mi", {"critic_kwargs": {"hidden": (8,), "activation": "rellu"}}, ValueError, r"activation must be one of .*Did you mean 'relu'"),
     ("estimate_mi[auto]", {"split": (0.5, 0.6, 0.1)}, ValueError, "split must sum to 1"),
     ("estimate_mi[auto]", {"folds": 1}, ValueError, "estimator='auto' cross-fits, so folds must be >= 2"),
