@@ -30,8 +30,9 @@ import re
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -177,8 +178,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         torch.set_num_threads(previous)
 
 
-def _run(args: argparse.Namespace, argv: list[str]) -> int:
-    out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
+def _settings(args: argparse.Namespace) -> SimpleNamespace:
+    """The tasks, seeds, sizes and estimator lists of a run: the quick check's tiny ones or the full comparison's."""
     if args.quick:
         grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
         beyond, beyond_seeds, beyond_n = beyond_tasks(["additive-uniform-eps0.2"]), [0], 1_000
@@ -197,16 +198,39 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         grid, core, cmi = [], [], []
     elif args.tasks == "gaussian":
         beyond = []
+    return SimpleNamespace(
+        grid=grid,
+        core=core,
+        cmi=cmi,
+        beyond=beyond,
+        beyond_seeds=beyond_seeds,
+        beyond_n=beyond_n,
+        sizes=sizes,
+        core_n=core_n,
+        grid_seeds=grid_seeds,
+        core_seeds=core_seeds,
+        max_steps=max_steps,
+        lists=lists,
+        steps_per_level=steps_per_level,
+        speed_budget=speed_budget,
+        speed_batch=speed_batch,
+        speed_estimators=speed_estimators,
+    )
+
+
+def _run(args: argparse.Namespace, argv: list[str]) -> int:
+    out = Path(args.out or ("runs/compare-quick" if args.quick else "docs/benchmarks"))
+    st = _settings(args)
     meta = run_metadata(
         "compare",
         argv,
         device=args.device,
-        seed=core_seeds[0],
+        seed=st.core_seeds[0],
         **_machine(),
         estimator="each row names its library and estimator; miestim's default is estimate_mi(estimator='auto')",
-        core_seeds=core_seeds,
-        grid_seeds=grid_seeds,
-        beyond_seeds=beyond_seeds,
+        core_seeds=st.core_seeds,
+        grid_seeds=st.grid_seeds,
+        beyond_seeds=st.beyond_seeds,
         tasks=args.tasks,
         quick=args.quick,
     )
@@ -215,7 +239,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
     page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
     if args.render:
         stored = json.loads((out / f"{page}.json").read_text())
-        write_compare(out, stored["meta"], [runners.from_record(r) for r in stored["rows"]], stored["skipped"], core, name=page)
+        write_compare(out, stored["meta"], [runners.from_record(r) for r in stored["rows"]], stored["skipped"], st.core, name=page)
         return 0
     combined: dict[str, Any] = {"meta": meta}
 
@@ -226,29 +250,29 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         plan = Plan()
         if "compare" in args.only:
             plan = build_plan(
-                grid=grid,
-                core=core,
-                cmi=cmi,
-                sizes=sizes,
-                core_n=core_n,
-                grid_seeds=grid_seeds,
-                core_seeds=core_seeds,
+                grid=st.grid,
+                core=st.core,
+                cmi=st.cmi,
+                sizes=st.sizes,
+                core_n=st.core_n,
+                grid_seeds=st.grid_seeds,
+                core_seeds=st.core_seeds,
                 libraries=args.libraries,
                 match=args.match,
                 directory=Path(tmp),
-                beyond=beyond,
-                beyond_seeds=beyond_seeds,
-                beyond_n=beyond_n,
+                beyond=st.beyond,
+                beyond_seeds=st.beyond_seeds,
+                beyond_n=st.beyond_n,
                 estimators=args.estimators,
-                **lists,
+                **st.lists,
             )
         progress = runners.Progress(plan)
         stair_eta = (
-            sum(len(staircase.LEVELS) * steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE) for _, name, _ in staircase.BOUNDS)
+            sum(len(staircase.LEVELS) * st.steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE) for _, name, _ in staircase.BOUNDS)
             if "staircase" in args.only
             else 0.0
         )
-        speed_eta = (3 * 8 * (speed_budget + 0.3) + 15) if "speed" in args.only else 0.0
+        speed_eta = (3 * 8 * (st.speed_budget + 0.3) + 15) if "speed" in args.only else 0.0
         log(
             f"plan: {plan.count()} estimates ({', '.join(f'{lib} {sum(len(n) for _, n in e)}' for lib, e in plan.work.items())}); "
             f"estimated on a quiet 2-core CPU: compare {progress.expected_total / 60:.1f} min, staircase {stair_eta / 60:.1f} min, "
@@ -262,39 +286,51 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         start = time.perf_counter()
         compare_rows: list[ValidationRow] = []
         if "compare" in args.only:
-            compare_rows, skipped = runners.execute(plan, max_steps=max_steps, device=args.device, threads=args.threads, progress=progress)
-            combined["compare"] = write_compare(out, meta, compare_rows, skipped, core, name=page)
+            compare_rows, skipped = runners.execute(plan, max_steps=st.max_steps, device=args.device, threads=args.threads, progress=progress)
+            combined["compare"] = write_compare(out, meta, compare_rows, skipped, st.core, name=page)
         if "staircase" in args.only:
-            traces = staircase.run(steps_per_level=steps_per_level, seed=core_seeds[0], device=args.device, log=log)
-            staircase.plot(traces, str(out / "staircase.png"), batch=64)
-            record = {"steps_per_level": steps_per_level, "bounds": staircase.record(traces, steps_per_level)}
-            body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(record["bounds"])
-            _write(out, "staircase", "The staircase of Poole et al. (2019)", meta, body, record)
-            combined["staircase"] = record
-            print(body)
+            combined["staircase"] = _staircase_part(out, meta, st.steps_per_level, seed=st.core_seeds[0], device=args.device, log=log)
         if "speed" in args.only:
-            if not compare_rows and (out / "compare.json").exists():
-                compare_rows = [runners.from_record(r) for r in json.loads((out / "compare.json").read_text())["rows"]]
-            training = speed.run_training(
-                dim=20,
-                batch=speed_batch,
-                budget_s=speed_budget,
-                device=args.device,
-                log=log,
-                estimators=speed_estimators,
-                min_steps=2 if args.quick else 5,
-            )
-            sampler = speed.run_sampler(quick=args.quick, device=args.device)
-            estimates = speed.per_estimate(compare_rows)
-            body = speed.markdown(training, estimates, sampler)
-            record = {"training": training, "per_estimate": estimates, "sampler": sampler}
-            _write(out, "speed", "Speed", meta, body, record)
-            combined["speed"] = record
-            print(body)
+            combined["speed"] = _speed_part(args, out, meta, compare_rows, st, log=log)
         log(f"done in {(time.perf_counter() - start) / 60:.1f} min; wrote {out}/")
     if args.json:
         Path(args.json).write_text(json.dumps(combined, indent=1, default=float), encoding="utf-8")
     return 0
+
+
+def _staircase_part(out: Path, meta: dict[str, Any], steps_per_level: int, *, seed: int, device: str, log: Callable[[str], None]) -> dict[str, Any]:
+    """The staircase of the named bounds: staircase.png, its page and record; prints the page."""
+    traces = staircase.run(steps_per_level=steps_per_level, seed=seed, device=device, log=log)
+    staircase.plot(traces, str(out / "staircase.png"), batch=64)
+    record = {"steps_per_level": steps_per_level, "bounds": staircase.record(traces, steps_per_level)}
+    body = staircase.__doc__.split("\n\n", 1)[1] + "\n![the staircase](staircase.png)\n\n" + staircase.markdown(record["bounds"])
+    _write(out, "staircase", "The staircase of Poole et al. (2019)", meta, body, record)
+    print(body)
+    return record
+
+
+def _speed_part(
+    args: argparse.Namespace, out: Path, meta: dict[str, Any], compare_rows: list[ValidationRow], st: SimpleNamespace, *, log: Callable[[str], None]
+) -> dict[str, Any]:
+    """Training speed, per-estimate seconds (from this run's rows, or the stored compare.json) and the sampler."""
+    if not compare_rows and (out / "compare.json").exists():
+        compare_rows = [runners.from_record(r) for r in json.loads((out / "compare.json").read_text())["rows"]]
+    training = speed.run_training(
+        dim=20,
+        batch=st.speed_batch,
+        budget_s=st.speed_budget,
+        device=args.device,
+        log=log,
+        estimators=st.speed_estimators,
+        min_steps=2 if args.quick else 5,
+    )
+    sampler = speed.run_sampler(quick=args.quick, device=args.device)
+    estimates = speed.per_estimate(compare_rows)
+    body = speed.markdown(training, estimates, sampler)
+    record = {"training": training, "per_estimate": estimates, "sampler": sampler}
+    _write(out, "speed", "Speed", meta, body, record)
+    print(body)
+    return record
 
 
 def write_compare(
