@@ -7,6 +7,7 @@ import torch
 import miestim
 from miestim.conditioning import less_predictable
 from miestim.gaussian import ClassConditionalGaussianTask, GaussianChainTask, GaussianCMITask
+from tests._inputs import X, Y, Z, run_cmi
 
 FAST = dict(method="cmine", hidden=(64, 64), max_steps=800, progress=False)
 TINY = dict(method="cmine", hidden=(16,), progress=False)
@@ -253,3 +254,32 @@ def test_knn_correction_refuses_a_discrete_z():
     rng = np.random.default_rng(0)
     with pytest.raises(ValueError, match="knn_correction applies to a continuous z"):
         miestim.estimate_cmi(rng.normal(size=600), rng.normal(size=600), rng.integers(0, 3, 600), knn_correction=True, max_steps=10, **TINY)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options refused by name (zero, negative, wrong type, unknown names with suggestions), on the tiny
+# clean data of the cross-entry malformed-input contract (tests/_inputs.py).
+
+BAD_OPTIONS = [
+    # (kwargs, exception, match), on top of CMINE's tiny settings
+    ({"folds": 3}, ValueError, "folds is an option of method='chain_rule', which CMINE does not use"),
+    ({"k": 0}, ValueError, "k must be an integer >= 1; got 0"),
+    ({"k": 11}, ValueError, r"k=11 is too large: .* the validation split has 12 samples"),
+    ({"k": 2.0}, TypeError, "k must be an integer >= 1"),
+    ({"tau": 0.0}, ValueError, r"tau must lie in \(0, 1\)"),
+    ({"tau": 0.5}, ValueError, r"tau must lie in \(0, 0.5\)"),
+    ({"lr": 0}, ValueError, "lr must be a finite number > 0"),
+    ({"batch_size": 1}, ValueError, "batch_size must be an integer >= 2"),
+    ({"eval_every": 0}, ValueError, "eval_every must be an integer >= 1"),
+    ({"hidden": (8, -1)}, ValueError, "hidden width must be an integer >= 1"),
+    ({"readout": "mean_log_ratoi"}, ValueError, r"readout must be one of .*Did you mean 'mean_log_ratio'"),
+    ({"resample": "z"}, ValueError, r"resample must be one of \['auto', 'x', 'y'\]; got 'z'"),
+    ({"activation": "sigmoidd"}, ValueError, "activation must be one of"),
+    ({"standardize": "zcore"}, ValueError, "Did you mean 'zscore'"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [pytest.param(*c, id=f"{'-'.join(map(str, c[0]))}-{i}") for i, c in enumerate(BAD_OPTIONS)])
+def test_bad_options_are_refused_naming_them(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        run_cmi(X, Y, Z, **kwargs)

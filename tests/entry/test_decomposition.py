@@ -10,6 +10,7 @@ import pytest
 
 import miestim
 from miestim.gaussian import conditional_mutual_information, decomposition, mutual_information
+from tests._inputs import X, Y, Z, run_decompose
 
 MODALITIES = {"t": [0, 1], "a": [2, 3]}
 TARGET = [4]
@@ -228,3 +229,28 @@ def test_three_modalities_fusion_reuse_and_presentation(tmp_path):
 def test_bad_input_is_refused(modalities, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         miestim.decompose(modalities, np.arange(10.0), progress=False, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options refused by name (zero, negative, wrong type, unknown names with suggestions), on the tiny
+# clean data of the cross-entry malformed-input contract (tests/_inputs.py).
+
+BAD_OPTIONS = [
+    # (kwargs, exception, match), on top of the chain rule with tiny SMILE fits
+    ({"method": "chain-rule"}, ValueError, r"method must be one of .*Did you mean 'chain_rule'"),
+    ({"mi_estimator": "infonse"}, ValueError, r"mi_estimator must be one of .*Did you mean 'infonce'"),
+    ({"cmi_estimator": "cmin"}, ValueError, r"cmi_estimator must be one of .*Did you mean 'cmine'"),
+    ({"mi_kwargs": {"max_step": 3}}, TypeError, r"mi_kwargs has unknown option\(s\) \['max_step'\] .*Did you mean 'max_steps'"),
+    ({"cmi_kwargs": {"k": 3}}, ValueError, "cmi_kwargs is an option of method='cmi', which method='chain_rule' \\(MIs only\\) does not use"),
+    ({"cmi_kwargs": {"kk": 3}}, TypeError, r"cmi_kwargs has unknown option\(s\) \['kk'\] for estimate_cmi"),
+    ({"mi_kwargs": "fast"}, TypeError, "mi_kwargs must be a dict of keyword arguments"),
+    ({"mi_kwargs": {"estimator": "dv"}}, ValueError, r"mi_kwargs must not name the estimator \(got estimator='dv'\); pass mi_estimator="),
+    ({"anchor": "v"}, ValueError, r"anchor must be one of the modalities \['t', 'a'\]; got 'v'"),
+    ({"method": "cmi", "cmi_kwargs": {"k": 20}}, ValueError, "k=20 is too large"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [pytest.param(*c, id=f"{'-'.join(map(str, c[0]))}-{i}") for i, c in enumerate(BAD_OPTIONS)])
+def test_bad_options_are_refused_naming_them(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        run_decompose(X, Y, Z, **kwargs)

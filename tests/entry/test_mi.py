@@ -6,6 +6,7 @@ import torch
 
 import miestim
 from miestim.gaussian import CorrelatedGaussianTask, RotatedTask, TransformedTask
+from tests._inputs import X, Y, Z, run_auto, run_mi
 
 FAST = dict(max_steps=600, progress=False)
 # The named estimators' one-split machinery (history, epochs, batch shrinking) is tested through SMILE.
@@ -189,3 +190,63 @@ GOOD = np.random.default_rng(0).normal(size=(50, 2))
 def test_bad_input_is_refused_with_a_clear_message(x, y, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         miestim.estimate_mi(x, y, progress=False, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------------
+# Options refused by name (zero, negative, wrong type, unknown names with suggestions), on the tiny
+# clean data of the cross-entry malformed-input contract (tests/_inputs.py).
+
+BAD_OPTIONS = [
+    # (entry, kwargs, exception, match): estimate_mi with a named bound (SMILE) or with estimator="auto"
+    ("estimate_mi", {"lr": 0.0}, ValueError, "lr must be a finite number > 0; got 0.0"),
+    ("estimate_mi", {"lr": -1e-3}, ValueError, "lr must be a finite number > 0"),
+    ("estimate_mi", {"lr": float("nan")}, ValueError, "lr must be a finite number > 0"),
+    ("estimate_mi", {"lr": "0.1"}, TypeError, "lr must be a real number"),
+    ("estimate_mi", {"batch_size": 0}, ValueError, "batch_size must be an integer >= 2; got 0"),
+    ("estimate_mi", {"batch_size": 2.5}, TypeError, "batch_size must be an integer >= 2"),
+    ("estimate_mi", {"max_steps": 0}, ValueError, "max_steps must be an integer >= 1"),
+    ("estimate_mi", {"max_steps": -5}, ValueError, "max_steps must be an integer >= 1"),
+    ("estimate_mi", {"max_steps": None, "max_epochs": 0}, ValueError, "max_epochs must be an integer >= 1"),
+    ("estimate_mi", {"eval_every": 0}, ValueError, "eval_every must be an integer >= 1"),
+    ("estimate_mi", {"patience": -1}, ValueError, "patience must be an integer >= 1"),
+    ("estimate_mi", {"eval_batch_size": 1}, ValueError, "eval_batch_size must be an integer >= 2"),
+    ("estimate_mi", {"seed": -1}, ValueError, "seed must be an integer >= 0"),
+    ("estimate_mi", {"seed": 1.5}, TypeError, "seed must be an integer >= 0"),
+    ("estimate_mi", {"split": (0.6, 0.4, 0.0)}, ValueError, r"split must lie in \(0, 1\)"),
+    ("estimate_mi", {"split": (0.6, 0.4)}, ValueError, "split must have 3 fractions"),
+    ("estimate_mi", {"split": 0.5}, TypeError, "split must be a tuple of fractions"),
+    ("estimate_mi", {"estimator_kwargs": {"clip": 0.0}}, ValueError, "clip must be a finite number > 0"),
+    ("estimate_mi", {"estimator": "interpolated", "estimator_kwargs": {"alpha": -0.5}}, ValueError, r"alpha must lie in \[0, 1\]"),
+    ("estimate_mi", {"estimator": "mine", "estimator_kwargs": {"momentum": 0.0}}, ValueError, r"momentum must lie in \(0, 1\]"),
+    ("estimate_mi", {"critic_kwargs": {"hidden": (0,)}}, ValueError, "hidden width must be an integer >= 1"),
+    ("estimate_mi", {"estimator": "smiel"}, ValueError, r"estimator must be one of .*Did you mean 'smile'"),
+    ("estimate_mi", {"estimator": 3}, TypeError, "estimator must be a name in"),
+    ("estimate_mi", {"critic": "seperable"}, ValueError, r"critic must be one of .*Did you mean 'separable'"),
+    ("estimate_mi", {"standardize": "rnak"}, ValueError, r"standardize must be True, False, 'zscore' or 'rank'; got 'rnak'\. Did you mean 'rank'"),
+    ("estimate_mi", {"standardize": 1}, TypeError, "standardize must be True, False, 'zscore' or 'rank'"),
+    ("estimate_mi", {"critic_kwargs": {"hiden": (8,)}}, TypeError, r"critic_kwargs has unknown option\(s\) \['hiden'\] .*Did you mean 'hidden'"),
+    ("estimate_mi", {"critic_kwargs": [8]}, TypeError, "critic_kwargs must be a dict of keyword arguments"),
+    ("estimate_mi", {"estimator_kwargs": {"clp": 3.0}}, TypeError, r"estimator_kwargs has unknown option\(s\) \['clp'\] .*Did you mean 'clip'"),
+    ("estimate_mi", {"estimator_kwargs": {"x_dim": 3}}, TypeError, r"estimator_kwargs has unknown option\(s\) \['x_dim'\]"),
+    (
+        "estimate_mi",
+        {"estimator_kwargs": {"critic": "joint"}},
+        ValueError,
+        r"estimator_kwargs must not hold \['critic'\]: pass them as estimate_mi's critic=",
+    ),
+    ("estimate_mi", {"critic_kwargs": {"hidden": (8,), "activation": "rellu"}}, ValueError, r"activation must be one of .*Did you mean 'relu'"),
+    ("estimate_mi", {"families": ("gaussian",)}, ValueError, "families is an option of estimator='auto', which estimator='smile' does not use"),
+    ("estimate_mi[auto]", {"split": (0.5, 0.6, 0.1)}, ValueError, "split must sum to 1"),
+    ("estimate_mi[auto]", {"folds": 1}, ValueError, "estimator='auto' cross-fits, so folds must be >= 2"),
+    ("estimate_mi[auto]", {"families": ["gaussian", "nn"]}, ValueError, "families must be one of"),
+    ("estimate_mi[auto]", {"critic": "concat"}, ValueError, "critic is an option of a named estimator"),
+]
+RUNNERS = {"estimate_mi": run_mi, "estimate_mi[auto]": run_auto}
+
+
+@pytest.mark.parametrize(
+    "entry, kwargs, exc, match", [pytest.param(*c, id=f"{c[0]}-{'-'.join(map(str, c[1]))}-{i}") for i, c in enumerate(BAD_OPTIONS)]
+)
+def test_bad_options_are_refused_naming_them(entry, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        RUNNERS[entry](X, Y, Z, **kwargs)

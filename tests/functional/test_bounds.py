@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from miestim.functional import (
+    clip_logits,
     dv_lower_bound,
     infonce_lower_bound,
     interpolated_lower_bound,
@@ -21,6 +22,9 @@ from miestim.functional import (
     sampled_js_objective,
     smile_lower_bound,
     tuba_lower_bound,
+    two_sample_dv_bound,
+    two_sample_mean_log_ratio,
+    two_sample_nwj_bound,
     update_log_ema,
 )
 
@@ -221,3 +225,27 @@ def test_js_row_terms_average_to_the_js_objective_and_sampled_pairs_estimate_it(
     assert torch.allclose(js_objective(batch, batched=True), torch.stack([js_objective(scores), js_objective(-scores)]))
     with pytest.raises(ValueError, match=r"scores must be a square matrix"):
         js_objective(batch)
+
+
+def test_bound_options_and_baselines_are_checked():
+    s = torch.zeros(4, 4)
+    cases = [
+        (lambda: smile_lower_bound(s, clip=0.0), ValueError, "clip must be a finite number > 0"),
+        (lambda: interpolated_lower_bound(s, alpha=1.5), ValueError, r"alpha must lie in \[0, 1\]"),
+        (lambda: tuba_lower_bound(s, torch.zeros(5)), ValueError, r"log_baseline must be a scalar or have shape \(4,\)"),
+        # (n, 1) would broadcast against the columns: refused, not broadcast
+        (lambda: tuba_lower_bound(s, torch.zeros(4, 1)), ValueError, r"log_baseline must be a scalar or have shape \(4,\)"),
+        (lambda: js_lower_bound(s, report="kl"), ValueError, "report must be 'dv' or 'nwj'"),
+        (lambda: update_log_ema(torch.tensor(0.0), torch.tensor(0.0), momentum=0.0), ValueError, r"momentum must lie in \(0, 1\]"),
+        (lambda: clip_logits(s, tau=0.7), ValueError, r"tau must lie in \(0, 1\)|tau must lie in \(0, 0.5\)"),
+        (lambda: two_sample_dv_bound(torch.zeros(0), torch.zeros(3)), ValueError, "joint must hold at least one logit"),
+        (
+            lambda: two_sample_nwj_bound(torch.zeros(3), torch.zeros(3, dtype=torch.long)),
+            TypeError,
+            "product must be a floating-point torch.Tensor",
+        ),
+        (lambda: two_sample_mean_log_ratio(np.zeros(3)), TypeError, "joint must be a floating-point torch.Tensor"),
+    ]
+    for fn, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            fn()

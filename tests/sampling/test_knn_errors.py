@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from miestim.sampling import KNNSampler, _knn
+from tests._inputs import N, X, Y
 
 Z = torch.randn(40, 2, generator=torch.Generator().manual_seed(0))
 
@@ -128,3 +129,60 @@ def test_query_neighbors_undefined_for_strata(strata):
 def test_sample_for_unknown_stratum_names_the_value(strata):
     with pytest.raises(ValueError, match=r"z_query row 1 has value z=\[5\.0\], which never occurs"):
         strata.sample_for(torch.tensor([1.0, 5.0, 2.0]))
+
+
+# ---------------------------------------------------------------------------------------------
+# On the 60-row clean data X of the cross-entry malformed-input contract (tests/_inputs.py).
+
+BAD_OPTIONS_60 = [
+    # (kwargs, exception, match), on top of k=2
+    ({"k": 0}, ValueError, "k must be an integer >= 1; got 0"),
+    ({"k": 59}, ValueError, r"k must be smaller than the number of other bank points \(N - 1 = 59\); got k=59"),
+    ({"chunk_size": 0}, ValueError, "chunk_size must be an integer >= 1"),
+    ({"backend": "fais"}, ValueError, r"backend must be one of .*Did you mean 'faiss'"),
+    ({"discrete": "yes"}, TypeError, "discrete must be True, False or None"),
+    ({"seed": -3}, ValueError, "seed must be an integer >= 0"),
+]
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [pytest.param(*c, id=f"{'-'.join(map(str, c[0]))}-{i}") for i, c in enumerate(BAD_OPTIONS_60)])
+def test_bad_options_on_the_shared_data_are_refused_naming_them(kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        KNNSampler(X, **{"k": 2, **kwargs})
+
+
+def test_sampler_batches_larger_than_the_bank_and_index_errors():
+    sampler = KNNSampler(X, k=2, seed=0)
+    anchors = torch.arange(3 * N) % N  # a batch three times the bank: anchors repeat, that is all
+    idx = sampler.sample_indices(anchors)
+    assert idx.shape == (3 * N,) and not bool((idx == anchors).any())
+    x_bank = torch.from_numpy(Y)
+    cases = [
+        (lambda: sampler.sample_indices([0.5, 1.5]), TypeError, "anchor_idx must hold integer row indices"),
+        (lambda: sampler.sample_indices(torch.tensor([True, False])), TypeError, "anchor_idx must hold integer row indices"),
+        (lambda: sampler.sample_indices(torch.zeros(2, 2, dtype=torch.long)), ValueError, r"anchor_idx must be 1-D"),
+        (lambda: sampler.sample_indices([0, N]), ValueError, rf"anchor_idx must index bank rows 0..{N - 1}; got out-of-range values \[{N}\]"),
+        (lambda: sampler.sample_indices([-1]), ValueError, "anchor_idx must index bank rows"),
+        (lambda: sampler.sample_indices("0"), TypeError, "anchor_idx must be a 1-D tensor"),
+        (lambda: sampler.sample_indices([0], generator=0), TypeError, "generator must be a torch.Generator"),
+        (lambda: sampler.product_sample(Y, [0]), TypeError, "x_bank must be a torch.Tensor"),
+        (lambda: sampler.product_sample(x_bank[:-1], [0]), ValueError, rf"x_bank must have one row per bank point \({N}\)"),
+        (lambda: sampler.sample_for(np.zeros((3, 5))), ValueError, "z_query must have 2 columns like z_bank"),
+        (lambda: sampler.sample_for(np.full((3, 2), np.nan)), ValueError, "z_query contains NaN or infinite values"),
+        (lambda: sampler.sample_for(np.zeros((3, 2), dtype=complex)), TypeError, "z_query must hold real numbers"),
+    ]
+    for fn, exc, match in cases:
+        with pytest.raises(exc, match=match):
+            fn()
+
+
+def test_discrete_sampler_errors_name_the_problem():
+    labels = np.repeat(np.arange(5), 12).astype(np.int64)
+    sampler = KNNSampler(labels, seed=0)
+    assert sampler.discrete_
+    with pytest.raises(ValueError, match=r"z_query row 0 has value z=\[7.0\], which never occurs in the discrete z bank"):
+        sampler.sample_for(np.array([7]))
+    with pytest.raises(ValueError, match="query_neighbors is not defined for a discrete z bank"):
+        sampler.query_neighbors(np.array([1]))
+    with pytest.raises(ValueError, match=r"z_bank is treated as discrete, but 1 value\(s\) occur only once"):
+        KNNSampler(np.r_[labels, 9], discrete=True)

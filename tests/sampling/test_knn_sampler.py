@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from scipy import stats
 
 from miestim.sampling import KNNSampler, _knn
+from tests._inputs import N, X
 
 
 def brute_force_knn(z: np.ndarray, k: int, *, queries: np.ndarray | None = None) -> list[set[int]]:
@@ -228,3 +231,25 @@ def test_auto_backend_picks_faiss_for_large_banks(monkeypatch):
 
 def test_repr():
     assert repr(KNNSampler(torch.randn(30, 2), k=2, seed=0)) == "KNNSampler(N=30, d=2, k=2, backend='exact')"
+
+
+def test_sampler_accepts_constant_columns_and_duplicated_rows():
+    sampler = KNNSampler(np.c_[X[:, :1], np.ones(N)], k=2, seed=0)
+    assert float(sampler.scale_[1]) == 1.0  # documented: constant columns get scale 1
+    # float64 values far beyond float32 or tiny ones: the standardisation neither overflows nor
+    # underflows, so the neighbours are those of the unscaled data (power-of-two scaling is exact).
+    reference = KNNSampler(X, k=2, seed=0).neighbors_
+    for scale in (2.0**1000, 2.0**-1000):
+        assert torch.equal(KNNSampler(X.astype(np.float64) * scale, k=2, seed=0).neighbors_, reference)
+    dup = KNNSampler(np.repeat(X[:1], N, axis=0), k=3, seed=0)  # every point ties with every other
+    idx = dup.sample_indices(torch.arange(N))
+    assert not bool((idx == torch.arange(N)).any()) and len(set(dup.neighbors_.flatten().tolist())) > 3
+
+
+def test_no_warning_for_read_only_inputs(tmp_path):
+    path = tmp_path / "z.npy"
+    np.save(path, X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sampler = KNNSampler(np.load(path, mmap_mode="r"), k=2, seed=0)
+        assert torch.equal(sampler.neighbors_, KNNSampler(X, k=2, seed=0).neighbors_)
