@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -134,11 +135,7 @@ def fit_named(
         loss,
         validate,
         n_train=n_train,
-        batch_size=training.batch_size,
-        lr=training.lr,
-        max_steps=steps,
-        eval_every=training.eval_every,
-        patience=training.patience,
+        training=replace(training, max_steps=steps),
         generator=generator,
         progress=progress,
         description=f"estimate_mi[{module.name}]",

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ._validation import check_positive_int, check_split, warn_shrunk_batch
+from .defaults import Training
 from .distributed import average_gradients, broadcast_module, broadcast_values, is_main_process
 from .result import TrainingHistory
 
@@ -114,10 +115,7 @@ def train_heads(
     *,
     batches: Iterator[Any],
     heads: int,
-    lr: float,
-    max_steps: int,
-    eval_every: int,
-    patience: int,
+    training: Training,
     progress: bool | None,
     description: str,
     term: str = "training loss",
@@ -131,6 +129,8 @@ def train_heads(
     ``loss_fn`` returns the loss (to minimise) of each head, shape ``(heads,)`` (or a scalar for
     one head); the step is taken on their sum, so heads that share no parameter (the folds of
     :class:`~miestim.crossfit.residual.StackedResidualCritics`) train independently in one step.
+    ``training`` gives Adam's ``lr`` and ``max_steps``, ``eval_every`` and ``patience`` (its batch
+    sizes are the caller's: ``batches`` yields the batches).
     With ``average_decay`` the weights are averaged over steps (Polyak), and validation uses the
     averaged module. Every ``eval_every`` steps (and at ``max_steps``) each active head ``k`` is
     scored, ``validate_fn(averaged, k)`` (higher is better); at a new best ``snapshot(averaged, k)``
@@ -149,6 +149,7 @@ def train_heads(
     and stops together. The progress bar is shown on rank 0 only.
     """
     progress = (sys.stderr.isatty() if progress is None else progress) and is_main_process()
+    lr, max_steps, eval_every, patience = training.lr, training.max_steps, training.eval_every, training.patience
     if distributed:
         broadcast_module(module)
     optimizer = torch.optim.Adam([p for p in module.parameters() if p.requires_grad], lr=lr)
@@ -204,7 +205,7 @@ def train_module(
     validate_fn: Callable[[ModuleT], float],
     *,
     n_train: int,
-    batch_size: int,
+    training: Training,
     generator: torch.Generator,
     stop_if: Callable[[int], bool] | None = None,
     **settings: Any,
@@ -213,14 +214,14 @@ def train_module(
 
     ``loss_fn(batch_idx)`` is the loss of a batch of row indices (:func:`minibatches`, drawn from
     ``generator``); ``validate_fn(module)`` its validation score (higher is better);
-    ``stop_if(evaluations)`` may end training early. ``settings`` are those of
-    :func:`train_heads` (``lr``, ``max_steps``, ``eval_every``, ``patience``, ``progress``,
+    ``stop_if(evaluations)`` may end training early; ``training`` sets the batch size and the
+    loop's settings. ``settings`` are the other options of :func:`train_heads` (``progress``,
     ``description``, ``term``, ``grad_clip``, ``average_decay``, ``distributed``). The caller's
     module (not the averaged copy) carries the result, so an instance passed in gets trained.
     """
     for name in ("max_steps", "eval_every", "patience"):
-        check_positive_int(settings[name], name=name)
-    batch_size = warn_shrunk_batch(check_positive_int(batch_size, name="batch_size", minimum=2), n_train)
+        check_positive_int(getattr(training, name), name=name)
+    batch_size = warn_shrunk_batch(check_positive_int(training.batch_size, name="batch_size", minimum=2), n_train)
     (best,), (history,) = train_heads(
         module,
         loss_fn,
@@ -228,6 +229,7 @@ def train_module(
         lambda averaged, _: copy.deepcopy(averaged.state_dict()),
         batches=minibatches(n_train, batch_size, generator=generator),
         heads=1,
+        training=training,
         stop_if=None if stop_if is None else (lambda _, evaluations: stop_if(evaluations)),
         **settings,
     )

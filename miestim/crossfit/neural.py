@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 
@@ -72,13 +73,9 @@ class _FoldByFold(CriticFamily):
             lambda idx: self.loss(module, *fold.scaled(fold.rows.train[idx]), generator),
             validate,
             n_train=fold.rows.train.numel(),
-            batch_size=min(training.batch_size, self.batch_cap),
+            training=replace(training, batch_size=min(training.batch_size, self.batch_cap)),
             generator=generator,
             stop_if=lambda evaluations: settings.losing(fold, last["rows"], evaluations),
-            lr=training.lr,
-            max_steps=training.max_steps,
-            eval_every=training.eval_every,
-            patience=training.patience,
             progress=settings.progress,
             description=f"{settings.label}: {self.name}, {label}]",
             term="training loss (minus the JS objective)",

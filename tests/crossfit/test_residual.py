@@ -10,6 +10,7 @@ import torch
 import miestim
 from miestim.critics import GaussianCopulaCritic
 from miestim.crossfit import StackedResidualCritics
+from miestim.defaults import Training
 from miestim.functional import js_objective
 from miestim.training import train_heads
 
@@ -80,7 +81,8 @@ def _train(validate, *, batch=None, drop=None, **options):
         while True:
             yield batch()
 
-    settings = {"lr": 1e-3, "eval_every": 10, "patience": 5, "progress": False, "description": "test", **options}
+    loop = {"lr": 1e-3, "eval_every": 10, "patience": 5, **{k: options.pop(k) for k in ("max_steps", "eval_every", "patience") if k in options}}
+    settings = {"progress": False, "description": "test", "training": Training(batch_size=64, **loop), **options}
     stacked = StackedResidualCritics(anchors, hidden=8, embed_dim=4, seed=0)
     return train_heads(
         stacked,
