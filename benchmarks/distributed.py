@@ -127,6 +127,9 @@ def worker(argv: list[str]) -> int:
         # The slowest rank sets the pace.
         results = {name: (samples, _max_over_ranks(seconds)) for name, (samples, seconds) in results.items()}
         rank = dist.get_rank()
+        # Every rank reaches this point before any tears gloo down: a rank that destroys the group while
+        # another still has its last collective in flight aborts ("terminate called without an active exception").
+        dist.barrier()
         dist.destroy_process_group()
         if rank != 0:
             return 0

@@ -117,6 +117,7 @@ def main(out: Path) -> None:
         r = result[res]
         result[res] = {"value": r.value, "stderr": r.stderr, "history": r.history}
     torch.save(result, out / f"rank{rank}.pt")
+    dist.barrier()  # no rank tears gloo down while another's last collective is in flight
     dist.destroy_process_group()
 
 
