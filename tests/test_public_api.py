@@ -62,6 +62,7 @@ def test_tasks_names():
     assert set(miestim.tasks.__all__) == {
         "AdditiveUniformTask",
         "MixingTask",
+        "ScaleMixtureTask",
         "SpiralTask",
         "StudentTTask",
         "beyond_gaussian_tasks",

@@ -7,6 +7,7 @@ Every task has the interface of the :mod:`miestim.gaussian` tasks — ``sample(n
 
 from ._additive_uniform import AdditiveUniformTask
 from ._mixing import MixingTask
+from ._scale_mixture import ScaleMixtureTask
 from ._spiral import SpiralTask
 from ._student_t import StudentTTask, student_t_tail_mi
 from ._suite import beyond_gaussian_tasks
@@ -14,6 +15,7 @@ from ._suite import beyond_gaussian_tasks
 __all__ = [
     "AdditiveUniformTask",
     "MixingTask",
+    "ScaleMixtureTask",
     "SpiralTask",
     "StudentTTask",
     "beyond_gaussian_tasks",

@@ -7,10 +7,11 @@ import pytest
 
 from miestim.gaussian import GaussianTask, RotatedTask, TransformedTask
 from miestim.gaussian._tasks import _check_mi_task
-from miestim.tasks import AdditiveUniformTask, MixingTask, SpiralTask, StudentTTask, beyond_gaussian_tasks
+from miestim.tasks import AdditiveUniformTask, MixingTask, ScaleMixtureTask, SpiralTask, StudentTTask, beyond_gaussian_tasks
 
 TASKS = {
     "student-t": lambda: StudentTTask(3, 2, df=3),
+    "scale-mixture": lambda: ScaleMixtureTask(3, 2, sigma=1.0, mc_samples=2000),
     "uniform": lambda: AdditiveUniformTask(0.2),
     "spiral": lambda: SpiralTask(GaussianTask.correlated_pairs(3, 3, pairs=1, rho=0.6)),
     "mixing": lambda: MixingTask(StudentTTask(2, 2, df=5)),
