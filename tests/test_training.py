@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
-from miestim.heldout import combine_batches, eval_batches, jackknife
+from miestim.heldout import combine_batches, eval_batches, jackknife, summarize_rows
 from miestim.scaling import RankGaussianizer, Standardizer
 from miestim.training import random_split
 
@@ -53,8 +53,23 @@ def test_jackknife_matches_a_direct_delete_a_group_computation():
     assert 0.5 < se / float(values.std() / np.sqrt(40)) < 2.0
 
 
+def test_summarize_rows_needs_two_rows_for_a_standard_error():
+    assert summarize_rows(torch.tensor([1.0, 3.0])) == (2.0, 1.0)  # sd sqrt(2), over sqrt(2)
+    value, se = summarize_rows(torch.tensor([5.0]))
+    assert value == 5.0 and np.isnan(se)
+
+
+def test_jackknife_replicates_are_combined_in_float64():
+    # Replicates differing by 1e-9 (below float32's resolution at 1): float32 would report a standard error of 0.
+    _, se = jackknife(lambda keep: 1.0 if keep is None else 1.0 + 1e-9 * float(keep.nonzero()[0]), 8, groups=4, device=torch.device("cpu"))
+    assert se > 0
+
+
 def test_eval_batches_and_combination():
     batches = eval_batches(10, 4)
     assert [len(b) for b in batches] == [4, 3, 3]
     value, se = combine_batches([(1.0, 0.3), (2.0, 0.4)], [1, 3])
     assert value == pytest.approx(1.75) and se == pytest.approx(np.hypot(0.25 * 0.3, 0.75 * 0.4))
+    # In float64 throughout: float32 would round 1 + 1e-12 to 1 and 1e-30 squared to 0.
+    value, se = combine_batches([(1.0 + 1e-12, 1e-30), (1.0, 1e-30)], [1, 1])
+    assert value == 1.0 + 5e-13 and se == pytest.approx(np.hypot(5e-31, 5e-31), rel=1e-12)

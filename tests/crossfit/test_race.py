@@ -144,3 +144,91 @@ def test_auto_gathers_large_training_folds_batch_by_batch_with_the_same_result(m
     assert gathered.value == pytest.approx(kept.value, abs=1e-6)
     assert all(a.keys() == b.keys() for a, b in zip(gathered.extra["validation"], kept.extra["validation"]))
     assert [v["residual"] for v in gathered.extra["validation"]] == pytest.approx([v["residual"] for v in kept.extra["validation"]], abs=1e-6)
+
+
+def test_choose_keeps_the_best_family_only_when_it_beats_every_simpler_one_significantly():
+    from miestim.crossfit import choose
+
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.randn(400, generator=gen, dtype=torch.float64)
+    # Names in reverse alphabetical order of merit, so a choice by name rather than by score is caught.
+    rows = {"b-simple": noise, "a-better": noise + 0.5}
+    assert choose(rows) == "a-better"
+    assert choose({"b-simple": noise, "a-close": noise + 1e-3 * torch.randn(400, generator=gen, dtype=torch.float64)}) == "b-simple"
+    # The margin is in paired standard errors of the gain: a gain of 1.5 se is kept at margin 1 and not at margin 2.
+    gain = torch.randn(400, generator=gen, dtype=torch.float64)
+    gain = gain - gain.mean() + 1.5 * gain.std() / 20
+    assert choose({"simple": noise, "rich": noise + gain}, margin=1.0) == "rich"
+    assert choose({"simple": noise, "rich": noise + gain}, margin=2.0) == "simple"
+
+
+def test_a_trained_familys_readout_above_log_n_is_not_credible():
+    from miestim.crossfit.race import _credible
+
+    trained, closed_form = miestim.crossfit.ResidualFamily(), miestim.crossfit.GaussianFamily()
+    n = 1000
+    assert _credible(trained, np.log(n), n) and not _credible(trained, np.log(n) + 1e-9, n)
+    assert _credible(closed_form, np.log(n) + 5, n), "a model's readout is not capped by log n"
+
+
+def test_losing_needs_the_baseline_rows():
+    from miestim.crossfit import Fold
+    from miestim.crossfit.race import _losing
+
+    fold = Fold.from_tensors(torch.randn(5, 1), torch.randn(5, 1), torch.randn(3, 1), torch.randn(3, 1))
+    with pytest.raises(AssertionError, match="a fold with challengers is prepared with its baseline's rows"):
+        _losing(fold, torch.zeros(3), 2)
+
+
+def test_knn_family_defaults_and_its_final_critic_keep_k():
+    family = miestim.crossfit.KNNFamily()
+    assert repr(family) == "KNNFamily(k=3, max_dim=4, block=64)" and family.validation_block(4096) == 64
+    x, y = torch.randn(40, 1), torch.randn(40, 1)
+    rows = next(iter(fold_splits(40, 2, 0.25, generator=torch.Generator().manual_seed(0))))
+    fold = miestim.crossfit.Fold(x, y, rows, None, None, x[rows.validation], y[rows.validation])
+    five = miestim.crossfit.KNNFamily(k=5)
+    assert five.finalize(five.fit(*fold.training_rows(), fold.x_val, fold.y_val), fold).k == 5
+
+
+class _RecordingGaussian(miestim.crossfit.GaussianFamily):
+    """The Gaussian baseline, recording the generator the race hands its fit."""
+
+    def fit(self, x_train, y_train, x_val, y_val, *, generator=None):
+        self.generators = [*getattr(self, "generators", []), generator]
+        return super().fit(x_train, y_train, x_val, y_val, generator=generator)
+
+
+class _RecordingResidual(miestim.crossfit.ResidualFamily):
+    """The residual family, recording the settings the race hands it."""
+
+    def fit_folds(self, folds, *, generator, settings):
+        self.settings = settings
+        return super().fit_folds(folds, generator=generator, settings=settings)
+
+
+def test_crossfit_rows_hands_families_the_callers_settings_and_reports_each_fold():
+    """y = x^2 + noise, already standardised (no scaler): the residual family beats the Gaussian one on every fold."""
+    from miestim.crossfit import crossfit_rows
+    from miestim.defaults import Training
+    from miestim.heldout import joint_scores
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(900, 1, generator=gen)
+    y = x**2 + 0.3 * torch.randn(900, 1, generator=gen)
+    y = (y - y.mean()) / y.std()
+    splits = fold_splits(900, 3, 0.2, generator=torch.Generator().manual_seed(1))
+    training = Training(batch_size=64, lr=5e-3, max_steps=200, patience=3, eval_every=50, eval_batch_size=512)
+    baseline, residual = _RecordingGaussian(), _RecordingResidual(hidden=32, embed_dim=8)
+    values, reports, critics = crossfit_rows(
+        x, y, splits=splits, families=(baseline, residual), scaler=None, training=training, generator=gen, progress=False, label="mine[x"
+    )
+    assert all(isinstance(g, torch.Generator) for g in baseline.generators) and len(baseline.generators) == 3
+    settings = residual.settings
+    assert settings.training == training and settings.progress is False and settings.label == "mine[x" and settings.screen is not None
+    for report, rows, critic in zip(reports, splits, critics):
+        assert report.family == "residual" and len(report.history.steps) > 0 and max(report.history.steps) <= 200
+        assert (report.n_train, report.n_validation, report.n_test) == (rows.train.numel(), rows.validation.numel(), rows.test.numel())
+        assert set(report.seconds) == {"gaussian", "residual"} and all(s > 0 for s in report.seconds.values())
+        readout = float(joint_scores(critic, x[rows.validation], y[rows.validation]).mean())
+        assert report.readout["residual"] == pytest.approx(readout, abs=1e-5)
+        assert torch.equal(values[rows.test], joint_scores(critic, x[rows.test], y[rows.test]))

@@ -283,3 +283,82 @@ BAD_OPTIONS = [
 def test_bad_options_are_refused_naming_them(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         run_cmi(X, Y, Z, **kwargs)
+
+
+def test_stratified_chain_rule_reports_every_stratum_and_weights_them_by_size():
+    """Strata of 600, 900 and 1,500 rows with correlations 0, 0.6 and 0.9: each stratum's estimate is reported,
+    the whole is their size-weighted mean, and every stratum's critics and the first stratum's fold sizes reach the result."""
+    gen = np.random.default_rng(4)
+    sizes, rhos = (600, 900, 1500), (0.0, 0.6, 0.9)
+    z = np.repeat([0.0, 1.0, 2.0], sizes)
+    x = gen.standard_normal(z.size)
+    rho = np.repeat(rhos, sizes)
+    y = rho * x + np.sqrt(1 - rho**2) * gen.standard_normal(z.size)
+    torch.manual_seed(3)
+    before = torch.get_rng_state()
+    res = miestim.estimate_cmi(x, y, z, seed=0, **GAUSSIAN)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert res.value == miestim.estimate_cmi(x, y, z, seed=0, **GAUSSIAN).value, "the seed fixes every stratum's folds"
+    assert res.extra["form"] == "sum_c p(c) I(X;Y|Z=c)" and res.extra["folds"] == 5
+    strata = res.extra["strata"]
+    assert list(strata) == ["z=[0.0]", "z=[1.0]", "z=[2.0]"] and [rows for rows, _, _ in strata.values()] == list(sizes)
+    assert res.extra["families"] == {name: ["gaussian"] * 5 for name in strata}
+    for (rows, value, se), r in zip(strata.values(), rhos):
+        assert abs(value + 0.5 * np.log(1 - r**2)) < 4 * se + 0.02, (rows, value, se, r)
+    assert res.value == pytest.approx(sum(rows * value for rows, value, _ in strata.values()) / z.size, abs=1e-9)
+    assert len(res.estimator) == 3 * 5
+    assert res.n_train + res.n_validation == 600 - 600 // 5  # the first stratum's first fold
+
+
+def test_a_stratum_too_small_for_the_folds_names_the_remedies():
+    z = np.r_[np.zeros(95), np.ones(5)]
+    x, y = np.random.default_rng(0).standard_normal((2, 100))
+    with pytest.raises(ValueError, match=r"Use fewer folds, merge rare values of z, or method='cmine' \(one classifier for all strata\)\."):
+        miestim.estimate_cmi(x, y, z, method="chain_rule", progress=False)
+
+
+def test_chain_rule_terms_are_the_two_mis_of_the_variable_z_predicts_less():
+    """X -> Y -> Z: the chain rule conditions on X (z predicts it less); each reported term is its own MI, within its SE."""
+    task = GaussianChainTask(1)
+    x, y, z = task.sample(6000, seed=1)
+    cov, (ix, iy, iz) = task.covariance, ((0,), (1,), (2,))
+    torch.manual_seed(5)
+    before = torch.get_rng_state()
+    res = miestim.estimate_cmi(x, y, z, seed=3, **GAUSSIAN)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert res.value == miestim.estimate_cmi(x, y, z, seed=3, **GAUSSIAN).value, "the seed fixes the folds"
+    assert res.extra["variable"] == "x" and res.extra["discrete_z"] is False
+    truths = {"I(X;Y,Z)": miestim.gaussian.mutual_information(cov, ix, iy + iz), "I(X;Z)": miestim.gaussian.mutual_information(cov, ix, iz)}
+    terms = res.extra["terms"]
+    assert list(terms) == list(truths)
+    for name, (value, se) in terms.items():
+        assert abs(value - truths[name]) < 4 * se + 0.01, (name, value, se, truths[name])
+    assert res.extra["quadrature_stderr"] == pytest.approx(float(np.hypot(*(se for _, se in terms.values()))), rel=1e-12)
+    assert res.value == pytest.approx(terms["I(X;Y,Z)"][0] - terms["I(X;Z)"][0], abs=1e-9)
+
+
+@pytest.mark.parametrize("progress", [True, False])
+def test_chain_rule_shows_its_training_progress_only_when_asked(progress, capsys):
+    x, y, z = GaussianChainTask(1).sample(300, seed=0)
+    small = miestim.crossfit.ResidualFamily(hidden=8, embed_dim=4)  # on Gaussian data it is screened out after 200 steps
+    miestim.estimate_cmi(x, y, z, method="chain_rule", families=("gaussian", small), progress=progress, seed=0)
+    shown = capsys.readouterr().err
+    assert ("residual, 5 folds]" in shown) == progress, shown[-300:]
+
+
+def test_cmine_k_must_leave_a_candidate_in_the_smallest_split():
+    """100 rows split 60/20/20: 19 candidate neighbours per point in the validation and test splits."""
+    x, y, z = GaussianChainTask(1).sample(100, seed=0)
+    res = miestim.estimate_cmi(x, y, z, k=18, max_steps=5, seed=0, **TINY)
+    assert np.isfinite(res.value) and res.seconds > 0
+    with pytest.raises(ValueError, match="the validation split has 20 samples, i.e. 19 candidate neighbours per point; k must be smaller"):
+        miestim.estimate_cmi(x, y, z, k=19, max_steps=5, seed=0, **TINY)
+
+
+def test_cmine_clips_its_held_out_logits_at_tau():
+    """tau = 0.4 clips every logit to log(0.6 / 0.4) = 0.405 nats: no readout can exceed it, whatever the CMI (here 0.8)."""
+    task = GaussianChainTask(1)
+    x, y, z = task.sample(1500, seed=0)
+    res = miestim.estimate_cmi(x, y, z, tau=0.4, max_steps=200, seed=0, **TINY)
+    assert task.conditional_mutual_information > 0.6
+    assert res.extra["mean_log_ratio"] <= np.log(0.6 / 0.4) + 1e-6 and res.extra["dv"] <= np.log(0.6 / 0.4) + 1e-6

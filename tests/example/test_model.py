@@ -221,3 +221,13 @@ def test_held_out_reports_every_estimate_and_term():
     values = MITerms(4, [1.0] * 8).held_out(feats, torch.randn(40), batch_size=16, seed=0)
     assert set(values) == set(MI_PAIRS) | set(CMI_TRIPLES) | set(TERM_NAMES)
     assert all(torch.isfinite(torch.tensor(v)) for v in values.values())
+
+
+def test_mi_terms_defaults_are_the_documented_ones():
+    terms = MITerms(8, (1.0, 0, 0, 0, 0, 0, 0, 0))
+    (estimator,) = terms.mi.values()
+    shapes = [tuple(p.shape) for p in estimator.critic.g.parameters()]
+    assert shapes == [(128, 8), (128,), (64, 128), (64,)], "separable critics: hidden=(128,), embed_dim=64"
+    assert terms.k == 2 and type(estimator).__name__ == "InfoNCE"
+    wide = MITerms(8, (1.0, 0, 0, 0, 0, 0, 0, 0), critic_kwargs={"hidden": (16,), "embed_dim": 4})
+    assert tuple(next(iter(wide.mi.values())).critic.g[0].weight.shape) == (16, 8)

@@ -6,6 +6,7 @@ text encoder), so each costs a second or so.
 """
 
 from dataclasses import replace
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -134,3 +135,67 @@ def test_a_short_run_on_informative_data_beats_a_constant_predictor(tmp_path):
     # The margin: 3 SE of the gap, from the constant's sampling error and the trained MAE's spread over seeds.
     margin = 3 * np.hypot(constant_se, maes.std(ddof=1))
     assert constant_mae - maes.mean() > margin, (constant_mae, maes, margin)
+
+
+def _recording_optimizer_steps(optimizer, parameters, seen: list) -> None:
+    """Record the largest gradient value of ``parameters`` each time ``optimizer`` steps."""
+    step = optimizer.step
+
+    def recorded(*args, **kwargs):
+        seen.append(max(float(p.grad.abs().max()) for p in parameters if p.grad is not None))
+        return step(*args, **kwargs)
+
+    optimizer.step = recorded
+
+
+def test_stage1_reports_the_mean_loss_of_its_steps_clipped_and_named(tmp_path, tiny, monkeypatch, capsys):
+    trainer = Trainer(_config(tmp_path, batch_size=24, clip_mode="value", clip=1e-4, progress=True), tiny)  # 48 rows: two steps
+    features, _ = trainer.features(trainer.splits["train"])
+    labels = trainer.splits["train"].labels
+    bank = trainer.mi.make_bank(features, labels, seed=0)
+    losses, grads = [], []
+    estimator_loss = trainer.mi.estimator_loss
+    monkeypatch.setattr(trainer.mi, "estimator_loss", lambda *args: losses.append(estimator_loss(*args)) or losses[-1])
+    _recording_optimizer_steps(trainer.optimizers["mi"], list(trainer.mi.parameters()), grads)
+    mean = trainer._stage1(features, labels, bank)
+    assert len(losses) == 2 and mean == pytest.approx(sum(float(v) for v in losses) / 2, rel=1e-6)
+    assert len(grads) == 2 and max(grads) <= 1e-4  # clip_mode="value" clips every gradient value of the estimators
+    assert "epoch 0 stage 1: 2 batches" in capsys.readouterr().err
+    monkeypatch.setattr(trainer.mi, "estimator_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(FloatingPointError, match="stage 1 estimator loss became nan in epoch 0"):
+        trainer._stage1(features, labels, bank)
+
+
+def test_stage2_shuffles_its_batches_and_sums_the_mi_time_of_every_batch(tmp_path, tiny, monkeypatch):
+    trainer = Trainer(_config(tmp_path, batch_size=24), tiny)  # 48 rows: two batches
+    features, _ = trainer.features(trainer.splits["train"])
+    bank = trainer.mi.make_bank(features, trainer.splits["train"].labels, seed=0)
+    train_split, seen = trainer.splits["train"], []
+    batch = train_split.batch
+    monkeypatch.setattr(train_split, "batch", lambda index, device: seen.append(index.clone()) or batch(index, device))
+    clock = iter(range(10_000))
+    monkeypatch.setattr(train_module, "time", SimpleNamespace(perf_counter=lambda: float(next(clock))))
+    row = trainer._stage2(bank)
+    assert torch.equal(torch.cat(seen).sort().values, torch.arange(48)) and not torch.equal(seen[0], torch.arange(24))
+    assert row["seconds_mi_forward"] == 2.0  # one tick of the fake clock per batch's MI terms, summed over both
+
+
+def test_the_feature_bank_keeps_a_label_with_few_values_continuous_and_uses_k(tmp_path, tiny):
+    trainer = Trainer(_config(tmp_path, k=3), tiny)
+    features, _ = trainer.features(trainer.splits["train"])
+    labels = torch.round(trainer.splits["train"].labels)  # integer-valued: would read as classes if detected
+    bank = trainer.mi.make_bank(features, labels, seed=0)
+    assert "c" in bank.samplers and all(not s.discrete_ and s.k == 3 for s in bank.samplers.values())
+
+
+def test_a_batch_of_short_rows_is_cut_to_its_longest_true_length(tmp_path, tiny):
+    splits, _, _ = prepare_splits(_config(tmp_path), tiny)
+    source = tiny.train
+    for seq in ("audio", "vision", "text"):
+        lengths = getattr(source, f"{seq}_lengths")
+        frames = source.text_features if seq == "text" else getattr(source, seq)
+        short = np.argsort(lengths, kind="stable")[:3]  # the three shortest rows
+        assert lengths[short].max() < frames.shape[1], "the tiny data must have rows shorter than the padding"
+        batch = splits["train"].batch(torch.as_tensor(short), torch.device("cpu"))
+        np.testing.assert_array_equal(batch[seq].numpy(), frames[short][:, : lengths[short].max()])
+        assert batch[f"{seq}_lengths"].dtype == torch.int64
