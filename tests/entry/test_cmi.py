@@ -318,10 +318,12 @@ def test_a_stratum_too_small_for_the_folds_names_the_remedies():
 
 
 def test_chain_rule_terms_are_the_two_mis_of_the_variable_z_predicts_less():
-    """X -> Y -> Z: the chain rule conditions on X (z predicts it less); each reported term is its own MI, within its SE."""
-    task = GaussianChainTask(1)
+    """Z tracks Y (correlation 0.9) far more than X (0.3): the chain rule conditions on X, and each reported term is its
+    own MI within its SE (the terms with Y in X's place differ by 0.8 nats)."""
+    cov = np.array([[1.0, 0.6, 0.3], [0.6, 1.0, 0.9], [0.3, 0.9, 1.0]])
+    task = GaussianCMITask(cov, [0], [1], [2])
     x, y, z = task.sample(6000, seed=1)
-    cov, (ix, iy, iz) = task.covariance, ((0,), (1,), (2,))
+    ix, iy, iz = (0,), (1,), (2,)
     torch.manual_seed(5)
     before = torch.get_rng_state()
     res = miestim.estimate_cmi(x, y, z, seed=3, **GAUSSIAN)

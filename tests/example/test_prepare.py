@@ -1,6 +1,7 @@
 """``load_data``: each ``config.data`` reaches its loader with the config's sizes, seed, crop and file, on small
 files written with the published layouts (no dataset is fetched)."""
 
+import pickle
 import warnings
 
 import numpy as np
@@ -48,3 +49,15 @@ def test_unaligned_and_sdk_files_are_found_by_dataset_name(tiny, tmp_path, datas
     write_sdk(tiny, tmp_path / "sdk", dataset=dataset)
     sdk = load_data(TrainConfig(data=f"{dataset}_sdk", data_dir=str(tmp_path / "sdk")))
     np.testing.assert_allclose(sdk.train.labels, tiny.train.labels)
+
+
+def test_the_configured_nonfinite_policy_reaches_the_loader(tiny, tmp_path):
+    pickle_path, _ = write_unaligned(tiny, tmp_path, pickle_name=UNALIGNED_NAMES["mosi"][0], csv_name="label.csv")
+    content = pickle.loads(pickle_path.read_bytes())
+    content["train"]["audio"][0, -1, 0] = np.nan  # the last frame: kept whatever the row's true length
+    pickle_path.write_bytes(pickle.dumps(content))
+    with pytest.raises(ValueError, match="non-finite"):
+        load_data(TrainConfig(data="mosi_unaligned", data_dir=str(tmp_path)))
+    with pytest.warns(UserWarning, match="non-finite values set to 0"):
+        loaded = load_data(TrainConfig(data="mosi_unaligned", data_dir=str(tmp_path), nonfinite="zero"))
+    assert np.isfinite(loaded.train.audio).all()

@@ -161,6 +161,11 @@ def test_stage1_reports_the_mean_loss_of_its_steps_clipped_and_named(tmp_path, t
     assert len(losses) == 2 and mean == pytest.approx(sum(float(v) for v in losses) / 2, rel=1e-6)
     assert len(grads) == 2 and max(grads) <= 1e-4  # clip_mode="value" clips every gradient value of the estimators
     assert "epoch 0 stage 1: 2 batches" in capsys.readouterr().err
+    one_batch = Trainer(_config(tmp_path / "one", progress=False), tiny)  # 48 rows, batch 48: its one step's loss
+    one_losses = []
+    one_loss = one_batch.mi.estimator_loss
+    monkeypatch.setattr(one_batch.mi, "estimator_loss", lambda *args: one_losses.append(one_loss(*args)) or one_losses[-1])
+    assert one_batch._stage1(features, labels, bank) == pytest.approx(float(one_losses[0]), rel=1e-6)
     monkeypatch.setattr(trainer.mi, "estimator_loss", lambda *args: torch.tensor(float("nan"), requires_grad=True))
     with pytest.raises(FloatingPointError, match="stage 1 estimator loss became nan in epoch 0"):
         trainer._stage1(features, labels, bank)
@@ -183,7 +188,7 @@ def test_stage2_shuffles_its_batches_and_sums_the_mi_time_of_every_batch(tmp_pat
 def test_the_feature_bank_keeps_a_label_with_few_values_continuous_and_uses_k(tmp_path, tiny):
     trainer = Trainer(_config(tmp_path, k=3), tiny)
     features, _ = trainer.features(trainer.splits["train"])
-    labels = torch.round(trainer.splits["train"].labels)  # integer-valued: would read as classes if detected
+    labels = (trainer.splits["train"].labels > 0).float()  # two integer values: detection would read them as classes
     bank = trainer.mi.make_bank(features, labels, seed=0)
     assert "c" in bank.samplers and all(not s.discrete_ and s.k == 3 for s in bank.samplers.values())
 
