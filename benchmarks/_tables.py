@@ -255,3 +255,16 @@ def demo_seconds(record: Record) -> str:
         f"After setup, `make demo` took {seconds['idle']:.0f} s on an idle 2-core machine and "
         f"{seconds['loaded']:.0f} s beside one busy process ([threads.md](docs/benchmarks/threads.md))."
     )
+
+
+def mutation(record: Record) -> str:
+    """The mutation record's per-module counts, and where its survivors are listed."""
+    from . import mutation as bench
+
+    survivors = record["survivors"]
+    explained = sum(1 for s in survivors if s.get("equivalent"))
+    return bench.table(record["modules"]) + (
+        f"\n\n- {len(survivors)} mutants no test kills are listed in the record with their diffs; {explained} of them are "
+        "explained as equivalent, each with its reason in `benchmarks/mutation_equivalent.json` (a device argument is "
+        "equivalent on this CPU-only machine only, as its reason says)."
+    )

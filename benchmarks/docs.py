@@ -106,6 +106,7 @@ REGIONS: dict[str, Region] = {
     "large-data": Region(("large_data.json",), benchmark_page("large_data", None, "table")),
     "distributed": Region(("distributed.json",), benchmark_page("distributed", "ThroughputRow", "table")),
     "threads": Region(("threads.json",), _tables.threads),
+    "mutation": Region(("mutation.json",), _tables.mutation),
     "demo-seconds": Region(("threads.json",), _tables.demo_seconds),
     # Before the bank change the record had no bank-features column: its rows as they were stored.
     "sentiment-speed-before": Region(

@@ -63,7 +63,7 @@ class ScaleMixtureTask:
     Example:
         >>> task = ScaleMixtureTask(2, 2, sigma=1.0)
         >>> task.name, round(task.mutual_information, 2)
-        ('scale-mixture-2x2-sigma1', 0.36)
+        ('scale-mixture-2x2-sigma1', 0.38)
     """
 
     def __init__(self, dim_x: int, dim_y: int, *, sigma: float, dispersion: Any = None, mc_samples: int = 100_000, name: str | None = None) -> None:
