@@ -16,9 +16,8 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._validation import check_positive_float, check_positive_int
-from ..gaussian._checks import as_covariance, as_points
-from ..gaussian._closed_form import _mi
-from ..gaussian._tasks import _check_sample_args
+from ..gaussian._checks import as_points
+from ._elliptical import ScaledGaussianBlocks
 
 __all__ = ["ScaleMixtureTask"]
 
@@ -29,7 +28,7 @@ _XI_MAX = 10.0
 _BLOCK = 1024
 
 
-class ScaleMixtureTask:
+class ScaleMixtureTask(ScaledGaussianBlocks):
     r"""X and Y as two blocks of :math:`V = S\,G`, :math:`G \sim N(0, \Sigma)`, :math:`\log S \sim N(0, \sigma^2)`, one S per row.
 
     Every block of V is again a scale mixture with the same scale law, so with
@@ -73,41 +72,15 @@ class ScaleMixtureTask:
         if self._sigma > 2:
             raise ValueError(f"sigma must be in (0, 2] (the scale grid resolves the density up to there); got {sigma}.")
         self._mc_samples = check_positive_int(mc_samples, name="mc_samples", minimum=1000)
-        d = self._dim_x + self._dim_y
-        self._cov = np.eye(d) if dispersion is None else as_covariance(dispersion, name="dispersion")
-        if self._cov.shape != (d, d):
-            raise ValueError(f"dispersion must have shape (dim_x + dim_y, dim_x + dim_y) = ({d}, {d}); got {self._cov.shape}.")
-        self._cholesky = np.linalg.cholesky(self._cov)
+        self._set_dispersion(dispersion, name, default=f"scale-mixture-{self._dim_x}x{self._dim_y}-sigma{self._sigma:g}")
         # The integrand of a d-dimensional block peaks in xi with a width near 1 / (sigma sqrt(2 d)); the trapezoid sum of a
         # smooth integrand converges geometrically once the spacing is a fraction of that width: a third of it, or 0.05.
-        self._spacing = min(0.05, 1 / (3 * self._sigma * math.sqrt(2 * d)))
-        self._xi, self._yi = tuple(range(self._dim_x)), tuple(range(self._dim_x, d))
-        default = f"scale-mixture-{self._dim_x}x{self._dim_y}-sigma{self._sigma:g}"
-        if dispersion is not None and not np.array_equal(self._cov, np.eye(d)):
-            default += f"-gmi{_mi(self._cov, self._xi, self._yi):.4g}"
-        self._name = name if name is not None else default
-
-    @property
-    def dim_x(self) -> int:
-        return self._dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self._dim_y
+        self._spacing = min(0.05, 1 / (3 * self._sigma * math.sqrt(2 * (self._dim_x + self._dim_y))))
 
     @property
     def sigma(self) -> float:
         """Standard deviation of the log scale."""
         return self._sigma
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dispersion(self) -> np.ndarray:
-        """The dispersion :math:`\\Sigma` of ``[X, Y]`` (a float64 copy)."""
-        return self._cov.copy()
 
     @cached_property
     def _monte_carlo(self) -> tuple[float, float]:
@@ -125,12 +98,8 @@ class ScaleMixtureTask:
         """The Monte Carlo standard error of :attr:`mutual_information` (nats)."""
         return self._monte_carlo[1]
 
-    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` joint samples; returns ``x`` of shape ``(n, dim_x)`` and ``y`` of shape ``(n, dim_y)``."""
-        n, rng, dtype = _check_sample_args(n, seed, dtype)
-        gaussian = rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T
-        joint = gaussian * np.exp(self._sigma * rng.standard_normal((n, 1)))  # one scale per row: X and Y share it
-        return joint[:, : self._dim_x].astype(dtype), joint[:, self._dim_x :].astype(dtype)
+    def _scaled(self, gaussian: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return gaussian * np.exp(self._sigma * rng.standard_normal((gaussian.shape[0], 1)))
 
     def _grid(self, quadratic: np.ndarray, d: int) -> np.ndarray:
         r"""The grid of xi for rows of these squared Mahalanobis norms: [-10, 10], widened to 10 beyond any row's mode.

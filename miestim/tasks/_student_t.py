@@ -14,9 +14,8 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from .._validation import check_positive_float, check_positive_int
-from ..gaussian._checks import as_covariance, as_points
-from ..gaussian._closed_form import _mi
-from ..gaussian._tasks import _check_sample_args
+from ..gaussian._checks import as_points
+from ._elliptical import ScaledGaussianBlocks
 
 __all__ = ["StudentTTask", "student_t_tail_mi"]
 
@@ -67,7 +66,7 @@ def _log_t_density(cov: np.ndarray, idx: tuple[int, ...], values: np.ndarray, df
     return log_norm - (df + d) / 2 * np.log1p(quadratic / df)
 
 
-class StudentTTask:
+class StudentTTask(ScaledGaussianBlocks):
     r"""X and Y as two blocks of one multivariate Student-t vector :math:`V \sim t_\nu(0, \Sigma)`.
 
     :math:`V = G / \sqrt{W / \nu}` with :math:`G \sim N(0, \Sigma)` and one
@@ -126,28 +125,7 @@ class StudentTTask:
         self._dim_x = check_positive_int(dim_x, name="dim_x")
         self._dim_y = check_positive_int(dim_y, name="dim_y")
         self._df = check_positive_float(df, name="df")
-        d = self._dim_x + self._dim_y
-        if dispersion is None:
-            self._cov = np.eye(d)
-        else:
-            self._cov = as_covariance(dispersion, name="dispersion")
-            if self._cov.shape != (d, d):
-                raise ValueError(f"dispersion must have shape (dim_x + dim_y, dim_x + dim_y) = ({d}, {d}); got {self._cov.shape}.")
-        self._cholesky = np.linalg.cholesky(self._cov)
-        self._xi, self._yi = tuple(range(self._dim_x)), tuple(range(self._dim_x, d))
-        self._gaussian_mi = _mi(self._cov, self._xi, self._yi)
-        default = f"student-t-{self._dim_x}x{self._dim_y}-df{self._df:g}"
-        if dispersion is not None and not np.array_equal(self._cov, np.eye(d)):
-            default += f"-gmi{self._gaussian_mi:.4g}"
-        self._name = name if name is not None else default
-
-    @property
-    def dim_x(self) -> int:
-        return self._dim_x
-
-    @property
-    def dim_y(self) -> int:
-        return self._dim_y
+        self._set_dispersion(dispersion, name, default=f"student-t-{self._dim_x}x{self._dim_y}-df{self._df:g}")
 
     @property
     def df(self) -> float:
@@ -155,26 +133,12 @@ class StudentTTask:
         return self._df
 
     @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def dispersion(self) -> np.ndarray:
-        """The ``(dim_x + dim_y, dim_x + dim_y)`` dispersion :math:`\\Sigma` of ``[X, Y]`` (a float64 copy)."""
-        return self._cov.copy()
-
-    @property
     def mutual_information(self) -> float:
         """True I(X;Y) in nats: the dispersion's Gaussian MI plus :func:`student_t_tail_mi`."""
         return self._gaussian_mi + student_t_tail_mi(self._df, self._dim_x, self._dim_y)
 
-    def sample(self, n: int, seed: int, *, dtype: Any = np.float32) -> tuple[np.ndarray, np.ndarray]:
-        """Draw ``n`` joint samples; returns ``x`` of shape ``(n, dim_x)`` and ``y`` of shape ``(n, dim_y)``."""
-        n, rng, dtype = _check_sample_args(n, seed, dtype)
-        gaussian = rng.standard_normal((n, self._cov.shape[0])) @ self._cholesky.T
-        scale = np.sqrt(rng.chisquare(self._df, size=(n, 1)) / self._df)  # one per row: X and Y share it
-        joint = gaussian / scale
-        return joint[:, : self._dim_x].astype(dtype), joint[:, self._dim_x :].astype(dtype)
+    def _scaled(self, gaussian: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return gaussian / np.sqrt(rng.chisquare(self._df, size=(gaussian.shape[0], 1)) / self._df)
 
     def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
         r"""The pointwise MI :math:`\log p(x_i, y_i) / (p(x_i)\,p(y_i))`, float64 of shape ``(n,)``.
