@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ..gaussian._checks import as_covariance
+from ..gaussian._checks import as_covariance, as_points
 from ..gaussian._closed_form import _mi
 from ..gaussian._tasks import _check_sample_args
 
@@ -17,7 +17,7 @@ class ScaledGaussianBlocks:
     """X and Y as two blocks of :math:`G` scaled per row, :math:`G \\sim N(0, \\Sigma)`: dimensions, dispersion, name, sampling.
 
     A subclass checks its own parameters, sets ``_dim_x`` and ``_dim_y``, calls :meth:`_set_dispersion`, and gives
-    :meth:`_scaled` (how a row's shared scale enters).
+    :meth:`_scaled` (how a row's shared scale enters) and :meth:`_log_density` (the exact density of a block).
     """
 
     _dim_x: int
@@ -58,6 +58,25 @@ class ScaledGaussianBlocks:
     def dispersion(self) -> np.ndarray:
         """The ``(dim_x + dim_y, dim_x + dim_y)`` dispersion :math:`\\Sigma` of ``[X, Y]`` (a float64 copy)."""
         return self._cov.copy()
+
+    def _log_density(self, idx: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+        """log density of the block ``idx`` of ``[X, Y]`` at ``values`` (n, len(idx)), per row, float64."""
+        raise NotImplementedError
+
+    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
+        r"""The pointwise MI :math:`\log p(x_i, y_i) / (p(x_i)\,p(y_i))`, float64 of shape ``(n,)``: its mean over joint samples is the MI.
+
+        Args:
+            x: ``(n, dim_x)`` points (1-D when ``dim_x = 1``).
+            y: ``(n, dim_y)`` points.
+
+        Raises:
+            TypeError, ValueError: non-numeric, non-finite or wrongly shaped input, or different
+                numbers of rows (the message names the argument).
+        """
+        x, y = as_points({"x": self._dim_x, "y": self._dim_y}, x=x, y=y)
+        joint = self._log_density(self._xi + self._yi, np.concatenate([x, y], axis=1))
+        return joint - self._log_density(self._xi, x) - self._log_density(self._yi, y)
 
     def _scaled(self, gaussian: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """``gaussian`` (n, d) with each row scaled by one draw of the task's scale (drawn from ``rng``)."""

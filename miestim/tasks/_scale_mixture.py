@@ -16,7 +16,6 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._validation import check_positive_float, check_positive_int
-from ..gaussian._checks import as_points
 from ._elliptical import ScaledGaussianBlocks
 
 __all__ = ["ScaleMixtureTask"]
@@ -133,21 +132,6 @@ class ScaleMixtureTask(ScaledGaussianBlocks):
             terms = log_weights - d * log_scale - 0.5 * q * np.exp(-2 * log_scale)
             out[start : start + _BLOCK] = log_norm + logsumexp(terms, axis=1)
         return out
-
-    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
-        r"""The pointwise MI :math:`\log p(x_i, y_i) / (p(x_i)\,p(y_i))`, float64 of shape ``(n,)``.
-
-        Args:
-            x: ``(n, dim_x)`` points (1-D when ``dim_x = 1``).
-            y: ``(n, dim_y)`` points.
-
-        Raises:
-            TypeError, ValueError: non-numeric, non-finite or wrongly shaped input, or different
-                numbers of rows (the message names the argument).
-        """
-        x, y = as_points({"x": self._dim_x, "y": self._dim_y}, x=x, y=y)
-        joint = self._log_density(self._xi + self._yi, np.concatenate([x, y], axis=1))
-        return joint - self._log_density(self._xi, x) - self._log_density(self._yi, y)
 
     def __repr__(self) -> str:
         return f"ScaleMixtureTask(dim_x={self._dim_x}, dim_y={self._dim_y}, sigma={self._sigma:g})"

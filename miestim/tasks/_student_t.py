@@ -14,7 +14,6 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from .._validation import check_positive_float, check_positive_int
-from ..gaussian._checks import as_points
 from ._elliptical import ScaledGaussianBlocks
 
 __all__ = ["StudentTTask", "student_t_tail_mi"]
@@ -140,24 +139,9 @@ class StudentTTask(ScaledGaussianBlocks):
     def _scaled(self, gaussian: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return gaussian / np.sqrt(rng.chisquare(self._df, size=(gaussian.shape[0], 1)) / self._df)
 
-    def log_density_ratio(self, x: Any, y: Any) -> np.ndarray:
-        r"""The pointwise MI :math:`\log p(x_i, y_i) / (p(x_i)\,p(y_i))`, float64 of shape ``(n,)``.
-
-        Exact: the joint t density over the product of its two t marginals (same :math:`\nu`,
-        dispersions :math:`\Sigma_{XX}`, :math:`\Sigma_{YY}`). Its mean over joint samples is
-        :attr:`mutual_information`.
-
-        Args:
-            x: ``(n, dim_x)`` points (1-D when ``dim_x = 1``).
-            y: ``(n, dim_y)`` points.
-
-        Raises:
-            TypeError, ValueError: non-numeric, non-finite or wrongly shaped input, or different
-                numbers of rows (the message names the argument).
-        """
-        x, y = as_points({"x": self._dim_x, "y": self._dim_y}, x=x, y=y)
-        joint = _log_t_density(self._cov, self._xi + self._yi, np.concatenate([x, y], axis=1), self._df)
-        return joint - _log_t_density(self._cov, self._xi, x, self._df) - _log_t_density(self._cov, self._yi, y, self._df)
+    def _log_density(self, idx: tuple[int, ...], values: np.ndarray) -> np.ndarray:
+        # Exact: every block of a multivariate t is a t with the same degrees of freedom and the block's dispersion.
+        return _log_t_density(self._cov, idx, values, self._df)
 
     def __repr__(self) -> str:
         return f"StudentTTask(dim_x={self._dim_x}, dim_y={self._dim_y}, df={self._df:g}, mi={self.mutual_information:.4g})"
