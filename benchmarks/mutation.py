@@ -161,6 +161,11 @@ def _read_results(work: Path, modules: tuple[str, ...], sample: float, *, diffs:
     return rows
 
 
+def _in_module(path: str, module: str) -> bool:
+    """Whether the source file ``path`` is the module of :data:`MODULES` (a file) or lies in it (a folder)."""
+    return path == module or (module.endswith("/") and path.startswith(module))
+
+
 def _summary(rows: list[dict[str, Any]], modules: tuple[str, ...], sample: float = 1.0) -> list[dict[str, Any]]:
     """Counts per module, and the share of non-equivalent unkilled mutants among those run.
 
@@ -168,7 +173,7 @@ def _summary(rows: list[dict[str, Any]], modules: tuple[str, ...], sample: float
     """
     table = []
     for module in modules:
-        mine = [r for r in rows if r["file"] == module or (module.endswith("/") and r["file"].startswith(module))]
+        mine = [r for r in rows if _in_module(r["file"], module)]
         counts = Counter(r["status"] for r in mine)
         equivalent = sum(1 for r in mine if r["status"] in UNKILLED and r.get("equivalent"))
         run = len(mine) - counts["not run"] - counts["skipped"]
@@ -184,8 +189,7 @@ COUNTED = ("sample", "mutants", "killed", "survived", "equivalent", "no tests", 
 
 
 def table(modules: list[dict[str, Any]]) -> str:
-    """The per-module counts as the benchmark prints them, with a total over the modules (a row without a sample ran every mutant)."""
-    modules = [{"sample": 1.0} | t for t in modules]
+    """The per-module counts as the benchmark prints them, with a total over the modules."""
     lines = [[t["module"], *(str(t[key]) for key in COUNTED), "n/a" if t["survival"] is None else f"{100 * t['survival']:.1f}%"] for t in modules]
     totals = {key: sum(t[key] for t in modules) for key in COUNTED[1:]}
     run = totals["mutants"] - totals["not run"]
@@ -206,7 +210,7 @@ def _merge_earlier(path: Path, modules: tuple[str, ...], meta: dict[str, Any]) -
     if not kept:
         return [], []
     moved = {row["module"] for row in kept}
-    survivors = [s for s in earlier["survivors"] if any(s["file"] == m or (m.endswith("/") and s["file"].startswith(m)) for m in moved)]
+    survivors = [s for s in earlier["survivors"] if any(_in_module(s["file"], m) for m in moved)]
     previous = earlier["meta"].get("earlier", [])
     meta["earlier"] = [*previous, {k: earlier["meta"][k] for k in ("command", "date", "seconds")} | {"modules": sorted(moved)}]
     return kept, survivors
