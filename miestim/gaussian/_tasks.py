@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from scipy import special
 
 from .._validation import check_choice, check_positive_float, check_positive_int
 from ._checks import Indices, as_covariance, as_indices, as_points, check_correlation, check_disjoint, check_float_dtype
@@ -370,8 +371,8 @@ class RotatedTask(_SideMapTask):
         return f"RotatedTask({self._task!r}, seed={self._seed})"
 
 
-_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": lambda v: v**3, "asinh": np.arcsinh}
-_INVERSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": np.cbrt, "asinh": np.sinh}
+_TRANSFORMS: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": lambda v: v**3, "asinh": np.arcsinh, "normal-cdf": special.ndtr}
+_INVERSES: dict[str, Callable[[np.ndarray], np.ndarray]] = {"cube": np.cbrt, "asinh": np.sinh, "normal-cdf": special.ndtri}
 
 
 def _inner_log_ratio(task: Any) -> Any:
@@ -387,12 +388,14 @@ class TransformedTask(_SideMapTask):
 
         X'_i = g(X_i), \quad Y'_j = g(Y_j), \qquad I(X';Y') = I(X;Y)
 
-    for a strictly monotone ``g``: ``"cube"`` (:math:`g(v) = v^3`, heavy tails) or
-    ``"asinh"`` (:math:`g(v) = \operatorname{asinh} v`, light tails).
+    for a strictly monotone ``g``: ``"cube"`` (:math:`g(v) = v^3`, heavy tails),
+    ``"asinh"`` (:math:`g(v) = \operatorname{asinh} v`, light tails) or ``"normal-cdf"``
+    (:math:`g = \Phi`, the standard normal CDF: uniform margins on (0, 1) for a standard normal coordinate,
+    as in Czyż et al. 2023's "@ normal CDF" tasks).
 
     Args:
         task: the MI task to wrap.
-        transform: ``"cube"`` (default) or ``"asinh"``.
+        transform: ``"cube"`` (default), ``"asinh"`` or ``"normal-cdf"``.
 
     Raises:
         TypeError: ``task`` is not an MI task, or ``transform`` is not a string.

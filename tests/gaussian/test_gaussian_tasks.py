@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+import scipy.stats
 
 from miestim.gaussian import (
     CorrelatedGaussianTask,
@@ -34,6 +35,7 @@ MI_TASKS = {
     "rotated": lambda: RotatedTask(CorrelatedGaussianTask(3, 1.2), seed=4),
     "cube": lambda: TransformedTask(CorrelatedGaussianTask(3, 1.2), transform="cube"),
     "asinh": lambda: TransformedTask(GaussianTask(COV4, [2, 0], [3]), transform="asinh"),
+    "normal-cdf": lambda: TransformedTask(CorrelatedGaussianTask(2, 0.7), transform="normal-cdf"),
 }
 CMI_TASKS = {
     "cmi": lambda: GaussianCMITask(COV4, [0], [1, 3], [2]),
@@ -152,7 +154,9 @@ def test_rotated_task_keeps_mi_and_rotates_base_samples():
     assert RotatedTask(CorrelatedGaussianTask(1, 0.3)).rotations[0].shape == (1, 1)
 
 
-@pytest.mark.parametrize(("transform", "g"), [("cube", lambda v: v**3), ("asinh", np.arcsinh), ("CUBE", lambda v: v**3)])
+@pytest.mark.parametrize(
+    ("transform", "g"), [("cube", lambda v: v**3), ("asinh", np.arcsinh), ("CUBE", lambda v: v**3), ("normal-cdf", scipy.stats.norm.cdf)]
+)
 def test_transformed_task_keeps_mi_and_maps_base_samples(transform, g):
     base = GaussianTask(COV4, [2, 0], [3])
     task = TransformedTask(base, transform=transform)
@@ -225,7 +229,7 @@ def test_chain_task_orders_the_triple_by_target_and_samples_its_covariance():
         (
             lambda: TransformedTask(CorrelatedGaussianTask(2, 1.0), transform="square"),
             ValueError,
-            r"transform must be one of \['asinh', 'cube'\]; got 'square'",
+            r"transform must be one of \['asinh', 'cube', 'normal-cdf'\]; got 'square'",
         ),
         (lambda: TransformedTask(CorrelatedGaussianTask(2, 1.0), transform=3), TypeError, "transform must be one of"),
         (lambda: GaussianCMITask(COV4, [0], [1], []), ValueError, "z_idx must contain at least one index"),
