@@ -16,6 +16,7 @@ __all__ = [
     "CROSSFIT_TRAINING",
     "NAMED_TRAINING",
     "SPLIT",
+    "TRAINED_GAIN_STDERRS",
     "Training",
 ]
 
@@ -61,3 +62,8 @@ CHAIN_RULE_FAMILIES: tuple[str, ...] = ("gaussian",)
 #: The chain rule's (and ``decompose``'s) cross-fitting folds: the setting of its records
 #: (``python -m benchmarks cmi-chain`` and ``decomposition``).
 CHAIN_RULE_FOLDS = 5
+
+#: ``estimate_mi(estimator="auto")`` sets ``result.extra["rests_on_training"]`` when the kept trained family read
+#: above every untrained family by more than this many standard errors of the estimate
+#: (``python -m benchmarks auto --tasks gaps`` counts how often it fires where the estimate is off by more than 3).
+TRAINED_GAIN_STDERRS = 3.0

@@ -79,7 +79,7 @@ def _result(res: miestim.EstimateResult, *extra_keys: str) -> dict[str, Any]:
     }
 
 
-AUTO_KEYS = ("family", "families", "folds", "validation", "validation_readout")
+AUTO_KEYS = ("family", "families", "folds", "validation", "validation_readout", "readout", "held_out", "screened_out")
 
 
 def compute() -> dict[str, Any]:

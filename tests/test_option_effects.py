@@ -105,10 +105,14 @@ def test_seed_fixes_the_result_and_another_seed_changes_it():
 
 
 def test_folds_and_families_set_the_cross_fit():
-    r = miestim.estimate_mi(X, Y, folds=4, families=("gaussian",), progress=False)
+    held_out = [miestim.crossfit.GaussianFamily(bias_corrected=False)]
+    r = miestim.estimate_mi(X, Y, folds=4, families=held_out, progress=False)
     assert r.extra["folds"] == 4 and len(r.estimator) == 4 and r.extra["families"] == ["gaussian"] * 4
     assert r.n_test == 600 and r.row_values.shape == (600,)  # every row held out once
-    assert miestim.estimate_mi(X, Y, folds=2, families=("gaussian",), progress=False).extra["folds"] == 2
+    assert miestim.estimate_mi(X, Y, folds=2, families=held_out, progress=False).extra["folds"] == 2
+    # The bias-corrected readout fits every row, whatever the folds; the held-out one beside it moves with them.
+    corrected = [miestim.estimate_mi(X, Y, folds=k, families=("gaussian",), progress=False) for k in (2, 4)]
+    assert corrected[0].value == corrected[1].value and corrected[0].extra["held_out"] != corrected[1].extra["held_out"]
 
 
 def test_progress_draws_a_bar_only_when_asked(capsys):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -18,7 +18,7 @@ from ..result import TrainingHistory
 from ..scaling import Scaler, take_rows
 from ..training import Split
 
-__all__ = ["CriticFamily", "Fitted", "Fold", "RaceSettings"]
+__all__ = ["CriticFamily", "Fitted", "Fold", "InSampleReadout", "RaceSettings"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +33,8 @@ class Fold:
         baseline: the critic of the race's first family (the Gaussian-copula critic), which
             families that refine it start from, and which trained families must beat.
         baseline_rows: the baseline's per-row validation JS terms (``None`` when it races alone).
+        reference_rows: the best per-row validation JS terms of the baseline and the untrained
+            families: a trained family that they beat stops training (``None``: not yet known).
     """
 
     x: torch.Tensor
@@ -44,6 +46,7 @@ class Fold:
     y_val: torch.Tensor
     baseline: Critic | None = None
     baseline_rows: torch.Tensor | None = None
+    reference_rows: torch.Tensor | None = None
 
     @classmethod
     def from_tensors(
@@ -53,6 +56,11 @@ class Fold:
         n, m = x_train.shape[0], x_val.shape[0]
         rows = Split(torch.arange(n), torch.arange(n, n + m), torch.arange(0))
         return cls(torch.cat([x_train, x_val]), torch.cat([y_train, y_val]), rows, None, None, x_val, y_val, baseline)
+
+    def unscaled(self) -> Fold:
+        """The fold as a family that reads the data as given sees it: no scalers, and the validation rows unscaled."""
+        rows = self.rows.validation
+        return replace(self, sx=None, sy=None, x_val=take_rows(self.x, rows), y_val=take_rows(self.y, rows))
 
     def scaled(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The given rows of ``x`` and ``y``, scaled by the fold's scalers."""
@@ -79,11 +87,29 @@ class Fold:
 
 @dataclass(frozen=True)
 class Fitted:
-    """A family's critic for one fold, with its training trace (empty when nothing was trained) and fitting time."""
+    """A family's critic for one fold, with its training trace (empty when nothing was trained), fitting time and, once the race scored them, its per-row validation JS terms."""
 
     critic: Critic
     history: TrainingHistory = field(default_factory=TrainingHistory)
     seconds: float = 0.0
+    validation_rows: torch.Tensor | None = None
+
+
+@dataclass(frozen=True)
+class InSampleReadout:
+    """A family's analytically bias-corrected readout on every row: what replaces the held-out one when every fold kept the family.
+
+    Attributes:
+        values: ``(n,)`` float64 per-row values whose mean is the corrected estimate (nats).
+        critic: the critic fitted on all the rows, whose log ratios (less the correction) the values are.
+        correction: the bias subtracted from each row's score (nats).
+        description: how the value was computed, for ``result.evaluated_on``.
+    """
+
+    values: torch.Tensor
+    critic: Critic
+    correction: float
+    description: str
 
 
 @dataclass(frozen=True)
@@ -116,12 +142,16 @@ class CriticFamily(ABC):
 
     Attributes:
         name: what the family is called in reports (``result.extra["families"]``); unique in a race.
+        scaled: whether the family reads the fold's scaled rows (default) or the data as given:
+            a model that the per-column normal scores of ``standardize="rank"`` would break (an
+            elliptical law) reads the data as given, in fitting, validation and readout alike.
         trained: whether the critic is trained on the fold's training rows: a trained family's
             validation readout above :math:`\\log n_{train}` is not credible and is not kept.
         lockstep: whether :meth:`fit_folds` trains all folds at once; such families are fitted first.
     """
 
     name: str = "family"
+    scaled: bool = True
     trained: bool = False
     lockstep: bool = False
 
@@ -148,6 +178,20 @@ class CriticFamily(ABC):
     def validation_block(self, eval_batch_size: int) -> int:
         """Rows per block when the race scores the critic's JS terms on validation rows (default ``eval_batch_size``)."""
         return eval_batch_size
+
+    def in_sample_readout(self, x: torch.Tensor, y: torch.Tensor) -> InSampleReadout | None:
+        """The family's bias-corrected readout fitted on all the (scaled) rows, or ``None`` (default) where it has none.
+
+        Only a family whose in-sample bias is known in closed form may give one: when every fold of
+        a race kept the family, its value replaces the held-out mean, which pays for fitting on a
+        fold's training rows only. The per-row values must still carry the estimate's sampling
+        noise, as the stderr is their standard error.
+        """
+        return None
+
+    def view(self, fold: Fold) -> Fold:
+        """The fold as this family sees it: as prepared, or :meth:`Fold.unscaled` for a family that reads the data as given."""
+        return fold if self.scaled else fold.unscaled()
 
     def finalize(self, critic: Critic, fold: Fold) -> Critic:
         """The critic to read out once the family is kept for ``fold`` (default: as fitted; e.g. refit on training and validation rows)."""

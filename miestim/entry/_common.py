@@ -10,7 +10,7 @@ import torch
 
 from .._validation import check_optional_bool, check_positive_int, check_split, fresh_seed
 from ..critics import Critic
-from ..crossfit import FoldReport
+from ..crossfit import FoldReport, InSampleReadout
 from ..distributed import broadcast_values, get_world_size, is_distributed
 from ..heldout import summarize_rows
 from ..result import EstimateResult
@@ -57,8 +57,19 @@ def crossfit_result(
     start: float,
     distributed: bool,
     description: str,
+    in_sample: InSampleReadout | None = None,
 ) -> EstimateResult:
-    """The result of a cross-fitted estimate from its per-row values (every row held out once), the same on every rank."""
+    """The result of a cross-fitted estimate from its per-row values (every row held out once), the same on every rank.
+
+    With ``in_sample``, its bias-corrected values replace the held-out ones (``extra["readout"]``
+    says which was read out; ``extra["held_out"]`` keeps the held-out value and stderr either way).
+    """
+    held_out = summarize_rows(values)
+    evaluated_on = f"every row once, by a critic of a {extra['folds']}-fold cross-fit that neither trained nor stopped on it"
+    extra = extra | {"readout": "held-out", "held_out": held_out}
+    if in_sample is not None:
+        values, critics, evaluated_on = in_sample.values, [in_sample.critic], in_sample.description
+        extra |= {"readout": "in-sample, bias-corrected", "bias_correction": in_sample.correction}
     value, stderr = summarize_rows(values)
     if distributed:
         # Every rank ran the same deterministic computation; rank 0's numbers are the result.
@@ -76,7 +87,7 @@ def crossfit_result(
         n_validation=reports[0].n_validation,
         n_test=values.numel(),
         extra=extra,
-        evaluated_on=f"every row once, by a critic of a {extra['folds']}-fold cross-fit that neither trained nor stopped on it",
+        evaluated_on=evaluated_on,
         row_values=values,
     )
 

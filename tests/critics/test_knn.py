@@ -83,7 +83,7 @@ def test_auto_keeps_the_knn_critic_for_bounded_noise_in_one_dimension():
     x, y = task.sample(3000, seed=0)
     res = miestim.estimate_mi(x, y, max_steps=300, progress=False)
     assert res.extra["families"] == ["knn", "knn", "knn"]
-    assert all(set(v) == {"gaussian", "knn", "residual"} for v in res.extra["validation"])
+    assert all(set(v) == {"gaussian", "knn", "elliptical", "residual"} for v in res.extra["validation"])
     # The kept critics are rebuilt on every non-test row of their fold: 2,000 of the 3,000.
     assert [c.n_reference for c in res.estimator] == [2000, 2000, 2000]
     # KSG reads bounded noise a few hundredths low at this size; 4 standard errors more is noise.

@@ -64,11 +64,15 @@ def test_family_contract(family: CriticFamily, folds: list[Fold]):
     assert 2 <= family.validation_block(256) <= 256
     torch.manual_seed(7)
     before = torch.get_rng_state()
-    fitted = family.fit_folds(folds, generator=torch.Generator().manual_seed(1), settings=QUICK)
+    assert isinstance(family.scaled, bool)
+    # The race hands each family the folds as it sees them: scaled, or the data as given.
+    views = [family.view(fold) for fold in folds]
+    assert all((view is fold) == family.scaled for view, fold in zip(views, folds))
+    fitted = family.fit_folds(views, generator=torch.Generator().manual_seed(1), settings=QUICK)
     assert torch.equal(torch.get_rng_state(), before), "a family must draw from the generator it is given only"
-    again = family.fit_folds(folds, generator=torch.Generator().manual_seed(1), settings=QUICK)
+    again = family.fit_folds(views, generator=torch.Generator().manual_seed(1), settings=QUICK)
     assert len(fitted) == len(folds)
-    for fold, one, two in zip(folds, fitted, again):
+    for fold, one, two in zip(views, fitted, again):
         assert isinstance(one.critic, miestim.Critic)
         assert one.seconds >= 0 and (len(one.history.steps) > 0) == family.trained
         x_test, y_test = fold.scaled(fold.rows.test)
@@ -90,7 +94,7 @@ def test_family_contract(family: CriticFamily, folds: list[Fold]):
 
 def test_fit_alone_gives_a_critic_without_a_race(folds: list[Fold]):
     fold = folds[0]
-    for family in (FAMILIES["gaussian"](), FAMILIES["knn"](k=5), _docs_family()()):
+    for family in (FAMILIES["gaussian"](), FAMILIES["elliptical"](), FAMILIES["knn"](k=5), _docs_family()()):
         critic = family.fit(*fold.training_rows(), fold.x_val, fold.y_val, generator=torch.Generator().manual_seed(0))
         assert isinstance(critic, miestim.Critic)
 
@@ -108,8 +112,8 @@ def test_resolve_families_takes_names_and_instances_with_the_gaussian_baseline_f
     user = _docs_family()()
     raced = resolve_families(["residual", user], x_dim=1, y_dim=1)
     assert [f.name for f in raced] == ["gaussian", "residual", "paired-gaussian"] and raced[2] is user
-    assert [f.name for f in resolve_families(None, x_dim=1, y_dim=1)] == ["gaussian", "knn", "residual"]
-    assert [f.name for f in resolve_families(None, x_dim=3, y_dim=3)] == ["gaussian", "residual"]
+    assert [f.name for f in resolve_families(None, x_dim=1, y_dim=1)] == ["gaussian", "knn", "elliptical", "residual"]
+    assert [f.name for f in resolve_families(None, x_dim=3, y_dim=3)] == ["gaussian", "elliptical", "residual"]
     assert [f.name for f in resolve_families(["gaussian", "residual"], x_dim=1, y_dim=1)] == ["gaussian", "residual"]
     with pytest.raises(TypeError, match=r"families must hold names .* or CriticFamily instances; got 3 \(int\)"):
         resolve_families([3], x_dim=1, y_dim=1)

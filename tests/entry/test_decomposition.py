@@ -254,3 +254,15 @@ BAD_OPTIONS = [
 def test_bad_options_are_refused_naming_them(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         run_decompose(X, Y, Z, **kwargs)
+
+
+@pytest.mark.parametrize("mi_kwargs", [{}, {"families": ("gaussian",)}, {"families": ("residual", "Gaussian")}])
+def test_every_mi_of_a_decomposition_is_read_out_on_held_out_rows(mi_kwargs):
+    # Terms are paired differences of MIs: the in-sample rows of two nested Gaussian fits would nearly cancel.
+    z = sample(random_model(0), 1200, seed=0)
+    d = miestim.decompose({"t": z[:, :2], "a": z[:, 2:4]}, z[:, 4], mi_kwargs={**mi_kwargs, "max_steps": 100}, progress=False)
+    assert {r.extra["readout"] for r in d.components.values()} == {"held-out"}
+    assert all(r.evaluated_on.startswith("every row once") for r in d.components.values())
+    # A Gaussian family given as an instance is the user's choice, kept as given.
+    own = miestim.decompose({"t": z[:, :2], "a": z[:, 2:4]}, z[:, 4], mi_kwargs={"families": [miestim.crossfit.GaussianFamily()]}, progress=False)
+    assert {r.extra["readout"] for r in own.components.values()} == {"in-sample, bias-corrected"}

@@ -81,8 +81,13 @@ def test_the_default_is_the_cross_fitted_auto_estimator():
     x, y = CorrelatedGaussianTask(2, 1.0).sample(1000, seed=0)
     res = miestim.estimate_mi(x, y, seed=0, max_steps=50, progress=False)
     assert res.method == "auto" and res.extra["folds"] == 3 and res.n_test == 1000
-    assert res.evaluated_on.startswith("every row once")
-    assert isinstance(res.estimator, torch.nn.ModuleList) and len(res.estimator) == 3
+    assert res.extra["families"] == ["gaussian"] * 3 and res.extra["readout"] == "in-sample, bias-corrected"
+    assert res.evaluated_on.startswith("all 1000 rows, in-sample and bias-corrected")
+    # The critic read out is the one fitted to every row.
+    assert isinstance(res.estimator, torch.nn.ModuleList) and len(res.estimator) == 1
+    held_out = miestim.estimate_mi(x, y, seed=0, max_steps=50, progress=False, families=[miestim.crossfit.GaussianFamily(bias_corrected=False)])
+    assert held_out.evaluated_on.startswith("every row once") and len(held_out.estimator) == 3
+    assert held_out.extra["readout"] == "held-out" and held_out.value == res.extra["held_out"][0]
 
 
 @pytest.mark.parametrize(
