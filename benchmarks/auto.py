@@ -4,6 +4,7 @@
     python -m benchmarks auto --families gaussian          # the Gaussian-copula critic alone
     python -m benchmarks auto --tasks core --seeds 0 1     # a subset
     python -m benchmarks auto --quick                      # smoke run: tiny N and steps
+    python -m benchmarks auto --tasks gaps                 # issue 30's acceptance tasks (N = 5,000)
 
 Runs through :func:`miestim.validate`, so the figures are those of the code users run. Each
 row is a task's mean error, mean |error| and sd over the seeds, the family each fold kept,
@@ -20,13 +21,43 @@ import sys
 from collections import Counter
 from typing import Any
 
+import numpy as np
+
 import miestim
-from miestim.gaussian import CorrelatedGaussianTask
+from miestim.gaussian import CorrelatedGaussianTask, GaussianTask, TransformedTask
+from miestim.tasks import AdditiveUniformTask, MixingTask, ScaleMixtureTask, SpiralTask, StudentTTask
 
 from ._report import markdown_table, run_metadata, write_record
 from ._suites import beyond_gaussian
 
-#: (task, N, target kind, bar): "abs" = mean |error| <= bar; "within" = |mean error| <= bar; "at least" = mean estimate >= bar.
+
+def _spiral(dim: int, *, normal_cdf: bool) -> SpiralTask:
+    """Czyż et al.'s spiral on a ``dim`` x ``dim`` Gaussian with two pairs of correlation 0.8 (1.0217 nats), optionally after a normal CDF."""
+    gaussian = GaussianTask.correlated_pairs(dim, dim, pairs=2, rho=0.8)
+    return SpiralTask(TransformedTask(gaussian, transform="normal-cdf") if normal_cdf else gaussian)
+
+
+def _equicorrelated(dim: int, rho: float) -> GaussianTask:
+    """A ``dim`` x ``dim`` Gaussian pair with every correlation, within and across the sides, equal to ``rho``."""
+    cov = np.full((2 * dim, 2 * dim), rho) + (1 - rho) * np.eye(2 * dim)
+    return GaussianTask(cov, list(range(dim)), list(range(dim, 2 * dim)), name=f"gaussian-{dim}x{dim}-all-rho{rho:g}")
+
+
+def _gap_tasks() -> list[tuple[Any, int, str, float]]:
+    """Issue 30's acceptance tasks, at N = 5,000 unless it says otherwise, with its bars on the mean relative error."""
+    tasks: list[tuple[Any, int, str, float]] = [(StudentTTask(d, d, df=df), 5_000, "relative", 0.05) for d in (2, 3, 5) for df in (1, 2, 3)]
+    tasks += [(_spiral(d, normal_cdf=cdf), 5_000, "relative", 0.05) for cdf in (False, True) for d in (3, 5, 25)]
+    tasks += [
+        (_equicorrelated(50, 0.5), 5_000, "relative", 0.03),
+        (GaussianTask.correlated_pairs(20, 20, pairs=3, rho=0.8), 1_000, "abs", 0.05),
+    ]
+    tasks += [(AdditiveUniformTask(eps), 5_000, "relative", 0.05) for eps in (0.1, 0.2, 0.75)]
+    tasks += [(MixingTask(CorrelatedGaussianTask(5, 2.0), nonlinearity=f), 5_000, "relative", 0.05) for f in ("asinh", "cube")]
+    return tasks + [(ScaleMixtureTask(3, 3, sigma=1.0), 5_000, "relative", 0.06)]
+
+
+#: (task, N, target kind, bar): "abs" = mean |error| <= bar; "within" = |mean error| <= bar; "at least" = mean estimate >= bar;
+#: "relative" = mean |error| / truth <= bar.
 TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
     "core": [
         (CorrelatedGaussianTask(dim=5, mi=2.0), 10_000, "abs", 0.03),
@@ -35,10 +66,14 @@ TASKS: dict[str, list[tuple[Any, int, str, float]]] = {
         (CorrelatedGaussianTask(dim=1, mi=5.0), 10_000, "abs", 0.15),
     ],
     "beyond": [(judged.task, judged.n, judged.kind, judged.bar) for judged in beyond_gaussian()],
+    "gaps": _gap_tasks(),
 }
 
 
 def _verdict(kind: str, bar: float, errors: list[float], estimates: list[float]) -> bool:
+    if kind == "relative":
+        truth = estimates[0] - errors[0]
+        return statistics.fmean(abs(e) for e in errors) / truth <= bar
     if kind == "abs":
         return statistics.fmean(abs(e) for e in errors) <= bar
     if kind == "within":
@@ -48,7 +83,7 @@ def _verdict(kind: str, bar: float, errors: list[float], estimates: list[float])
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks auto", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--tasks", choices=("all", "core", "beyond"), default="all")
+    parser.add_argument("--tasks", choices=("all", "core", "beyond", "gaps"), default="all", help="all: core and beyond; gaps: issue 30's tasks")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--families", nargs="+", default=None, help="families for estimator='auto' (default: miestim.crossfit.DEFAULT_FAMILIES)")
     parser.add_argument("--folds", type=int, default=None)
@@ -75,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
             if "message" not in row:
                 rows.append(row)
     print(table(rows))
+    print("\n".join(f"- {line}" for line in summary(rows)))
     if args.json:
         write_record(args.json, meta, rows)
     return 0
@@ -83,10 +119,12 @@ def main(argv: list[str] | None = None) -> int:
 def _run_task(task: Any, n: int, kind: str, bar: float, seeds: list[int], kwargs: dict[str, Any]) -> dict[str, Any]:
     """One task over the seeds: its record row (errors and seconds per seed, families kept, target), or a failure message."""
     families: Counter[str] = Counter()
+    flags: list[bool] = []
 
     def estimate(x: Any, y: Any) -> miestim.EstimateResult:
         result = miestim.estimate_mi(x, y, **kwargs)
         families.update(result.extra["families"])
+        flags.append(bool(result.extra["rests_on_training"]))
         return result
 
     report = miestim.validate(estimate, [task], n=n, seeds=seeds, progress=False)
@@ -94,13 +132,17 @@ def _run_task(task: Any, n: int, kind: str, bar: float, seeds: list[int], kwargs
     if not ok:
         return {"task": task.name, "message": f"failed: {report.rows[0].message}"}
     errors, estimates = [r.error for r in ok], [r.estimate for r in ok]
-    target = {"abs": f"mean abs error <= {bar}", "within": f"within {bar}", "at least": f">= {bar}"}[kind]
+    target = {"abs": f"mean abs error <= {bar}", "within": f"within {bar}", "at least": f">= {bar}", "relative": f"mean relative error <= {bar:.0%}"}[
+        kind
+    ]
     return {
         "task": task.name,
         "truth": task.mutual_information,
         "n": n,
         "errors": errors,
         "seconds": [r.seconds for r in ok],
+        "stderrs": [r.stderr for r in ok],
+        "rests_on_training": flags,
         "families": dict(families),
         "target": target,
         "pass": _verdict(kind, bar, errors, estimates),
@@ -109,18 +151,58 @@ def _run_task(task: Any, n: int, kind: str, bar: float, seeds: list[int], kwargs
 
 def table(rows: list[dict[str, Any]]) -> str:
     """The record's rows as the benchmark prints them: per task, the error over the seeds, the families kept, the verdict."""
-    head = ["task", "truth", "N", "mean error", "mean abs error", "sd", "families kept", "s / estimate", "target", ""]
+    head = [
+        "task",
+        "truth",
+        "N",
+        "mean error",
+        "mean abs error",
+        "relative",
+        "sd",
+        "families kept",
+        "rests on training",
+        "s / estimate",
+        "target",
+        "",
+    ]
     lines = []
     for r in rows:
         errors = r["errors"]
         sd = statistics.stdev(errors) if len(errors) > 1 else float("nan")
         kept = ", ".join(f"{f} {c}" for f, c in Counter(r["families"]).most_common())
         mean, mean_abs = statistics.fmean(errors), statistics.fmean(abs(e) for e in errors)
-        lines.append(
-            [r["task"], f"{r['truth']:.4f}", r["n"], f"{mean:+.3f}", f"{mean_abs:.3f}", f"{sd:.3f}", kept, f"{statistics.fmean(r['seconds']):.1f}"]
-        )
+        lines.append([r["task"], f"{r['truth']:.4f}", r["n"], f"{mean:+.3f}", f"{mean_abs:.3f}", f"{mean_abs / r['truth']:.1%}", f"{sd:.3f}", kept])
+        flags = r.get("rests_on_training")
+        lines[-1] += [f"{sum(flags)} of {len(flags)}" if flags is not None else "—", f"{statistics.fmean(r['seconds']):.1f}"]
         lines[-1] += [r["target"], "PASS" if r["pass"] else "MISS"]
     return markdown_table(head, lines)
+
+
+def summary(rows: list[dict[str, Any]]) -> list[str]:
+    """Lines under the table: how many tasks meet their bar, and the median seconds per estimate over every estimate."""
+    seconds = [s for row in rows for s in row["seconds"]]
+    met = sum(bool(row["pass"]) for row in rows)
+    lines = [
+        f"{met} of {len(rows)} tasks meet their target",
+        f"median seconds per estimate over all {len(seconds)} estimates: {statistics.median(seconds):.1f}",
+    ]
+    return lines + _flag_rates(rows)
+
+
+def _flag_rates(rows: list[dict[str, Any]]) -> list[str]:
+    """How often ``extra["rests_on_training"]`` fired on the estimates off by more than 3 standard errors, and on the others."""
+    estimates = [
+        (abs(e) > 3 * se, flag)
+        for row in rows
+        if "rests_on_training" in row
+        for e, se, flag in zip(row["errors"], row["stderrs"], row["rests_on_training"])
+    ]
+    if not estimates:
+        return []
+    off = [flag for far, flag in estimates if far]
+    near = [flag for far, flag in estimates if not far]
+    fired = f"`rests_on_training` fired on {sum(off)} of the {len(off)} estimates off by more than 3 standard errors"
+    return [f"{fired}, and on {sum(near)} of the {len(near)} within 3"]
 
 
 if __name__ == "__main__":

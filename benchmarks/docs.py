@@ -88,6 +88,7 @@ REGIONS: dict[str, Region] = {
     "compare-beyond-page": Region(("compare_beyond.json",), _tables.compare_page),
     # Each benchmark's own page: its table (and verdicts) of the stored rows.
     "auto": Region(("auto.json",), benchmark_page("auto", None, "table")),
+    "auto-gaps": Region(("auto_gaps.json",), benchmark_page("auto", None, "table", "summary")),
     "accuracy": Region(("accuracy.json",), benchmark_page("accuracy", "Row", "markdown", "check_targets")),
     "seeds": Region(("seeds.json",), benchmark_page("seeds", "Row", "summary")),
     "seeds-small": Region(("seeds_small.json",), benchmark_page("seeds", "Row", "summary")),

@@ -1,26 +1,26 @@
 """Time and peak memory of :func:`miestim.estimate_mi` on large data read from memory-mapped ``.npy`` files.
 
-For each N the samples (``dim`` = 128 columns of X and of Y, a correlated Gaussian with a
-known MI) are written chunk by chunk to two ``.npy`` files by one subprocess; then a **fresh
-Python process** opens them with ``np.load(..., mmap_mode="r")`` and runs ``estimate_mi`` on
-the memory maps, so the peak resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``)
-is that one run's, N by N. It includes the Python, numpy and torch runtime (the ``import RSS``
-column) and the pages of the memory-mapped files that were read.
+For each N the samples (``dim`` = 16 columns of X and of Y by default, a correlated Gaussian
+with a known MI) are written chunk by chunk to two ``.npy`` files by one subprocess; then a
+**fresh Python process** opens them with ``np.load(..., mmap_mode="r")`` and runs
+``estimate_mi`` with its defaults on the memory maps, so the peak resident set size
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``) is that one run's, N by N. It includes the
+Python, numpy and torch runtime (the ``import RSS`` column) and the pages of the
+memory-mapped files that were read.
 
 On Linux a process's ``ru_maxrss`` starts at the peak RSS of the process that spawned it (the
 kernel carries the old address space's high-water mark across ``fork``/``exec``). The worker is
 therefore started through a bare Python launcher, whose own RSS is small, so that the
 benchmark's (or pytest's) memory is not counted.
 
-Training is a fixed number of steps (``--max-steps``, default 200, validation every 100),
-so the cost that grows with N is the library's handling of the data: validation, the
-standardisation fitted on the training split, and the held-out evaluation. This measures
-resources, not accuracy: 200 steps are far too few for a 128-dimensional critic, so the
-estimates sit well below the true MI (``python -m benchmarks accuracy`` measures accuracy).
+The default estimator's training is its own (``--max-steps`` caps it); what grows with N is
+the library's handling of the data: the rank standardisation, the covariances of the
+Gaussian-copula critic, the subsample race of the other families (issue 30: time no faster
+than N), and the held-out and bias-corrected readouts.
 
 Usage::
 
-    python -m benchmarks.large_data                     # N = 1e4, 1e5, 1e6; d = 128
+    python -m benchmarks.large_data                     # N = 1e4, 1e5, 1e6; d = 16
     python -m benchmarks.large_data --quick             # N = 1e3, 1e4
     python -m benchmarks.large_data --json out.json     # also write the rows
     python -m benchmarks.large_data --sizes 20000 --dim 32 --max-steps 50
@@ -78,7 +78,7 @@ def write_samples(directory: Path, n: int, dim: int, mi: float, seed: int) -> tu
     return paths
 
 
-def worker(x_path: str, y_path: str, *, max_steps: int, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
+def worker(x_path: str, y_path: str, *, max_steps: int | None, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
     """Run ``estimate_mi`` on two memory-mapped files in this process; time and peak RSS."""
     if threads:
         torch.set_num_threads(threads)
@@ -86,7 +86,7 @@ def worker(x_path: str, y_path: str, *, max_steps: int, seed: int, device: str, 
     x = np.load(x_path, mmap_mode="r")
     y = np.load(y_path, mmap_mode="r")
     start = time.perf_counter()
-    res = miestim.estimate_mi(x, y, max_steps=max_steps, eval_every=100, seed=seed, device=device, progress=False)
+    res = miestim.estimate_mi(x, y, max_steps=max_steps, seed=seed, device=device, progress=False)
     return {
         "seconds": time.perf_counter() - start,
         "peak_rss_mib": peak_rss_mib(),
@@ -116,7 +116,7 @@ def _failure(done: subprocess.CompletedProcess) -> str:
     return (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
 
 
-def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
+def run_one(n: int, *, dim: int, mi: float, max_steps: int | None, seed: int, device: str, threads: int | None = None) -> dict[str, Any]:
     """Write the data for one N (in a subprocess), then measure ``estimate_mi`` on it in a fresh one."""
     row: dict[str, Any] = {"n": n, "dim": dim, "true_mi": mi, "max_steps": max_steps}
     with tempfile.TemporaryDirectory(prefix="miestim-large-") as tmp:
@@ -127,8 +127,7 @@ def run_one(n: int, *, dim: int, mi: float, max_steps: int, seed: int, device: s
                 "--worker",
                 str(x_path),
                 str(y_path),
-                "--max-steps",
-                str(max_steps),
+                *(["--max-steps", str(max_steps)] if max_steps is not None else []),
                 "--seed",
                 str(seed),
                 "--device",
@@ -161,9 +160,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.large_data", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="N = 1e3 and 1e4 only")
     parser.add_argument("--sizes", type=int, nargs="+", help="sample sizes to run (default 1e4 1e5 1e6)")
-    parser.add_argument("--dim", type=int, default=128, help="columns of X and of Y (default 128)")
+    parser.add_argument("--dim", type=int, default=16, help="columns of X and of Y (default 16)")
     parser.add_argument("--mi", type=float, default=2.0, help="true MI of the Gaussian data, nats (default 2)")
-    parser.add_argument("--max-steps", type=int, default=200, help="training steps per run (default 200)")
+    parser.add_argument("--max-steps", type=int, help="training steps per run (default: estimate_mi's)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, help="torch threads in each run (default: torch's default)")
@@ -182,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = [run_one(n, dim=args.dim, mi=args.mi, max_steps=args.max_steps, seed=args.seed, device=args.device, threads=args.threads) for n in sizes]
     done = next((r for r in rows if "error" not in r), {})
     default = inspect.signature(miestim.estimate_mi).parameters["estimator"].default
-    estimator = {"function": "estimate_mi", "estimator": default, "options": {"max_steps": args.max_steps, "eval_every": 100}}
+    estimator = {"function": "estimate_mi", "estimator": default, "options": {"max_steps": args.max_steps} if args.max_steps is not None else {}}
     # The worker's thread count is the one that ran, not this launcher's.
     meta = run_metadata(
         "large-data", argv, device=args.device, seed=args.seed, estimator=estimator, threads=done.get("threads"), max_steps=args.max_steps

@@ -9,10 +9,10 @@ from benchmarks import large_data
 
 def test_quick_run_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "run.json"
-    # --quick sizes (1e3, 1e4) at d = 128; few steps and one thread keep it short on a busy machine.
+    # --quick sizes (1e3, 1e4) at the default d = 16; few steps and one thread keep it short on a busy machine.
     assert large_data.main(["--quick", "--max-steps", "10", "--threads", "1", "--json", str(out)]) == 0
     printed = capsys.readouterr().out
-    assert "| N | d | seconds | peak RSS (MiB) |" in printed and "| 1,000 | 128 |" in printed and "| 10,000 | 128 |" in printed
+    assert "| N | d | seconds | peak RSS (MiB) |" in printed and "| 1,000 | 16 |" in printed and "| 10,000 | 16 |" in printed
     stored = json.loads(out.read_text())
     rows = stored["rows"]
     assert [r["n"] for r in rows] == [1_000, 10_000] and stored["meta"]["threads"] == 1
