@@ -74,8 +74,9 @@ def chain_rule_rows(
     v, w = (x, y) if variable == "x" else (y, x)
     big, small = ("I(X;Y,Z)", "I(X;Z)") if variable == "x" else ("I(Y;X,Z)", "I(Y;Z)")
     splits = fold_splits(n, folds, validation_fraction, generator=generator)
-    joint_rows, joint_reports, joint_critics = crossfit_rows(v, torch.cat([w, z], dim=1), splits=splits, **options)
-    marginal_rows, marginal_reports, marginal_critics = crossfit_rows(v, z, splits=splits, **options)
+    # Each term's progress bars name the term, not estimate_mi.
+    joint_rows, joint_reports, joint_critics = crossfit_rows(v, torch.cat([w, z], dim=1), splits=splits, label=f"estimate_cmi[{big}", **options)
+    marginal_rows, marginal_reports, marginal_critics = crossfit_rows(v, z, splits=splits, label=f"estimate_cmi[{small}", **options)
     terms = {big: summarize_rows(joint_rows), small: summarize_rows(marginal_rows)}
     extra = {
         "form": f"{big} - {small}",
@@ -110,7 +111,7 @@ def _stratified_rows(
                 "or method='cmine' (one classifier for all strata)."
             ) from None
         rows_cpu = rows.cpu()
-        stratum_values, reports, kept = crossfit_rows(x[rows], y[rows], splits=splits, **options)
+        stratum_values, reports, kept = crossfit_rows(x[rows], y[rows], splits=splits, label=f"estimate_cmi[I(X;Y|{name})", **options)
         values[rows_cpu] = stratum_values
         strata[name] = (rows.numel(), *summarize_rows(stratum_values))
         families[name] = [r.family for r in reports]

@@ -346,6 +346,10 @@ def test_chain_rule_shows_its_training_progress_only_when_asked(progress, capsys
     miestim.estimate_cmi(x, y, z, method="chain_rule", families=("gaussian", small), progress=progress, seed=0)
     shown = capsys.readouterr().err
     assert ("residual, 5 folds]" in shown) == progress, shown[-300:]
+    # Each term's bars name the term.
+    for term in ("estimate_cmi[I(X;Y,Z): residual", "estimate_cmi[I(X;Z): residual"):
+        assert (term in shown) == progress, shown[-300:]
+    assert "estimate_mi[" not in shown
 
 
 def test_cmine_k_must_leave_a_candidate_in_the_smallest_split():
