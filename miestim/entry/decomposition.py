@@ -314,7 +314,10 @@ def decompose(
             ``families=("gaussian",)`` and ``folds=5`` unless ``mi_kwargs`` names them, as in
             :data:`miestim.defaults.CHAIN_RULE_FAMILIES` and :data:`~miestim.defaults.CHAIN_RULE_FOLDS`) or a name from :data:`miestim.ESTIMATORS`.
         cmi_estimator: ``"cmine"`` (the only CMI estimator).
-        mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``).
+        mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``). With
+            ``mi_estimator="auto"`` every MI keeps its held-out readout: the family ``"gaussian"``,
+            named or implied, is ``GaussianFamily(bias_corrected=False)``, as the terms' paired
+            stderr needs held-out rows (pass a ``GaussianFamily()`` instance to override).
         cmi_kwargs: ``method="cmi"`` only (refused otherwise): more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
             the CMI readout defaults to ``"mean_log_ratio"`` here (lower variance than DV,
             which matters in differences; see :func:`~miestim.estimate_cmi`).
