@@ -60,6 +60,7 @@ def test_subpackage_names_resolve():
 
 def test_tasks_names():
     assert set(miestim.tasks.__all__) == {
+        "AdditiveConditionalTask",
         "AdditiveUniformTask",
         "MixingTask",
         "ScaleMixtureTask",
