@@ -11,6 +11,12 @@ from ._networks import ConcatCritic, SeparableCritic
 __all__ = ["GaussianCopulaCritic", "JointResidualCritic", "SeparableResidualCritic"]
 
 
+def joined_blocks(x: torch.Tensor, y: torch.Tensor, block_rows: int) -> Iterator[torch.Tensor]:
+    """``[x; y]`` in float64, ``block_rows`` rows at a time: sums over rows without a full-size float64 copy."""
+    for start in range(0, x.shape[0], block_rows):
+        yield torch.cat([x[start : start + block_rows], y[start : start + block_rows]], dim=1).to(torch.float64)
+
+
 class GaussianCopulaCritic(SeparableCritic):
     r"""The log density ratio of a jointly Gaussian model, as a (fixed) separable critic.
 
@@ -97,15 +103,10 @@ class GaussianCopulaCritic(SeparableCritic):
         n, dx, p = x.shape[0], x.shape[1], x.shape[1] + y.shape[1]
         if n < 2:
             raise ValueError(f"fitting a Gaussian needs at least 2 samples; got {n}.")
-
-        def blocks() -> Iterator[torch.Tensor]:
-            for start in range(0, n, block_rows):
-                yield torch.cat([x[start : start + block_rows], y[start : start + block_rows]], dim=1).to(torch.float64)
-
-        mean = torch.stack([b.sum(dim=0) for b in blocks()]).sum(dim=0) / n
+        mean = torch.stack([b.sum(dim=0) for b in joined_blocks(x, y, block_rows)]).sum(dim=0) / n
         scatter = torch.zeros(p, p, dtype=torch.float64, device=x.device)
         fourth = torch.zeros((), dtype=torch.float64, device=x.device)
-        for b in blocks():
+        for b in joined_blocks(x, y, block_rows):
             centred = b - mean
             scatter += centred.T @ centred
             fourth += (centred.pow(2).sum(dim=1) ** 2).sum()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import torch
 
 from .._validation import check_bool
 from ..critics import GaussianCopulaCritic
+from ..critics.copula import joined_blocks
 from ..heldout import joint_scores
 from .family import CriticFamily, InSampleReadout
 
@@ -40,25 +39,26 @@ def plug_in_bias(n: int, x_dim: int, y_dim: int) -> float:
     return float(0.5 * (digammas(1, y_dim) - digammas(x_dim + 1, x_dim + y_dim)))
 
 
-def _plug_in_rows(x: torch.Tensor, y: torch.Tensor, *, block_rows: int = 65536) -> torch.Tensor:
-    """Every row's log ratio under the Gaussian of the rows' own mean and sample covariance, float64 on the CPU, block by block."""
-    n, dx = x.shape[0], x.shape[1]
-
-    def blocks() -> Iterator[torch.Tensor]:
-        for start in range(0, n, block_rows):
-            yield torch.cat([x[start : start + block_rows], y[start : start + block_rows]], dim=1).to(torch.float64)
-
-    mean = torch.stack([b.sum(dim=0) for b in blocks()]).sum(dim=0) / n
-    cov = torch.stack([(b - mean).T @ (b - mean) for b in blocks()]).sum(dim=0) / n
+def _plug_in_rows(x: torch.Tensor, y: torch.Tensor, mean: torch.Tensor, cov: torch.Tensor, *, block_rows: int = 65536) -> torch.Tensor:
+    """Every row's log ratio under the Gaussian of ``mean`` and ``cov`` (float64), on the CPU, block by block."""
+    dx = x.shape[1]
     precisions = (torch.linalg.inv(cov), torch.linalg.inv(cov[:dx, :dx]), torch.linalg.inv(cov[dx:, dx:]))
     logdet = [torch.linalg.slogdet(c)[1] for c in (cov, cov[:dx, :dx], cov[dx:, dx:])]
     mi = 0.5 * (logdet[1] + logdet[2] - logdet[0])
     rows = []
-    for b in blocks():
+    for b in joined_blocks(x, y, block_rows):
         z = b - mean
         joint, xs, ys = (((part @ p) * part).sum(dim=1) for part, p in zip((z, z[:, :dx], z[:, dx:]), precisions))
         rows.append(mi - 0.5 * (joint - xs - ys))
     return torch.cat(rows).cpu()
+
+
+def _sample_moments(x: torch.Tensor, y: torch.Tensor, *, block_rows: int = 65536) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean and sample covariance (divided by n) of ``[x; y]``, float64, in one pass per moment."""
+    n = x.shape[0]
+    mean = torch.stack([b.sum(dim=0) for b in joined_blocks(x, y, block_rows)]).sum(dim=0) / n
+    cov = torch.stack([(b - mean).T @ (b - mean) for b in joined_blocks(x, y, block_rows)]).sum(dim=0) / n
+    return mean, cov
 
 
 class GaussianFamily(CriticFamily):
@@ -107,11 +107,12 @@ class GaussianFamily(CriticFamily):
         n, x_dim, y_dim = x.shape[0], x.shape[1], y.shape[1]
         if not self.bias_corrected or n <= x_dim + y_dim:
             return None
-        critic = GaussianCopulaCritic.candidates(x, y).get("sample")
-        if critic is None:
+        mean, cov = _sample_moments(x, y)
+        if bool(torch.linalg.cholesky_ex(cov).info != 0):
             return None
         correction = plug_in_bias(n, x_dim, y_dim)
-        values = _plug_in_rows(x, y) - correction
+        values = _plug_in_rows(x, y, mean, cov) - correction
+        critic = GaussianCopulaCritic(mean, cov, x_dim=x_dim).to(x.device)
         description = (
             f"all {n} rows, in-sample and bias-corrected: the Gaussian-copula critic fitted to every row "
             f"(sample covariance), less its analytic bias of {correction:.4g} nats (Ince et al. 2017); every fold's race kept it"

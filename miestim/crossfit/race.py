@@ -141,9 +141,8 @@ def _prepare(
     return replace(fold, baseline=critic, baseline_rows=baseline_rows), Fitted(critic, seconds=time.perf_counter() - start)
 
 
-def _validation_rows(family: CriticFamily, critic: Critic, fold: Fold, eval_batch_size: int) -> torch.Tensor:
-    """A critic's per-row validation JS terms, on the fold as its family sees it."""
-    seen = family.view(fold)
+def _validation_rows(family: CriticFamily, critic: Critic, seen: Fold, eval_batch_size: int) -> torch.Tensor:
+    """A critic's per-row validation JS terms, on ``seen``: the fold as its family sees it (:meth:`CriticFamily.view`)."""
     return js_rows(critic, seen.x_val, seen.y_val, block_size=family.validation_block(eval_batch_size))
 
 
@@ -158,8 +157,9 @@ def _fit_all(folds: list[Fold], families: Sequence[CriticFamily], *, generator: 
     folds = list(folds)  # each fold gains its reference rows below; the caller's list is left as it was
     block = settings.training.eval_batch_size
     for family in (f for f in families if not f.trained):
-        fits = family.fit_folds([family.view(fold) for fold in folds], generator=generator, settings=settings)
-        fitted[family.name] = [replace(fit, validation_rows=_validation_rows(family, fit.critic, fold, block)) for fit, fold in zip(fits, folds)]
+        views = [family.view(fold) for fold in folds]
+        fits = family.fit_folds(views, generator=generator, settings=settings)
+        fitted[family.name] = [replace(fit, validation_rows=_validation_rows(family, fit.critic, seen, block)) for fit, seen in zip(fits, views)]
     for k, fold in enumerate(folds):
         scored = [rows for rows in [fold.baseline_rows] + [fits[k].validation_rows for fits in fitted.values()] if rows is not None]
         if scored:
@@ -169,7 +169,7 @@ def _fit_all(folds: list[Fold], families: Sequence[CriticFamily], *, generator: 
     return {family.name: fitted[family.name] for family in families}
 
 
-def _report(fold: Fold, families: Sequence[CriticFamily], fitted: dict[str, Fitted], eval_batch_size: int) -> tuple[FoldReport, Critic, Fold]:
+def _report(fold: Fold, families: Sequence[CriticFamily], fitted: dict[str, Fitted], eval_batch_size: int) -> tuple[FoldReport, Fold]:
     """Score every family's critic on the fold's validation rows, keep one by :func:`choose`, and report (with the fold as the kept family sees it)."""
     by_name = {family.name: family for family in families}
     views = {family.name: family.view(fold) for family in families}
@@ -177,7 +177,9 @@ def _report(fold: Fold, families: Sequence[CriticFamily], fitted: dict[str, Fitt
     val_rows = {baseline: fold.baseline_rows} if fold.baseline_rows is not None else {}
     for name, f in fitted.items():
         if name != baseline:
-            val_rows[name] = f.validation_rows if f.validation_rows is not None else _validation_rows(by_name[name], f.critic, fold, eval_batch_size)
+            val_rows[name] = (
+                f.validation_rows if f.validation_rows is not None else _validation_rows(by_name[name], f.critic, views[name], eval_batch_size)
+            )
     readouts = {name: float(joint_scores(f.critic, views[name].x_val, views[name].y_val).mean()) for name, f in fitted.items()}
     n_train = fold.rows.train.numel()
     credible = {name: r for name, r in val_rows.items() if _credible(by_name[name], readouts[name], n_train)}
@@ -186,7 +188,7 @@ def _report(fold: Fold, families: Sequence[CriticFamily], fitted: dict[str, Fitt
     seconds = {name: f.seconds for name, f in fitted.items()}
     rows = fold.rows
     report = FoldReport(kept, scores, seconds, n_train, rows.validation.numel(), rows.test.numel(), fitted[kept].history, readouts)
-    return report, by_name[kept].finalize(fitted[kept].critic, views[kept]), views[kept]
+    return report, views[kept]
 
 
 def _subsample(rows: Split, size: int) -> Split:
@@ -219,7 +221,8 @@ def _survivors(
     fitted = _fit_all([fold for fold, _ in prepared], challengers, generator=generator, settings=screening)
     kept = set()
     for k, (fold, base) in enumerate(prepared):
-        report, _, _ = _report(fold, families, {baseline.name: base} | {name: f[k] for name, f in fitted.items()}, settings.training.eval_batch_size)
+        # Only the choice counts here: the kept critic is not finalized (a refit on the subsample would be thrown away).
+        report, _ = _report(fold, families, {baseline.name: base} | {name: f[k] for name, f in fitted.items()}, settings.training.eval_batch_size)
         kept.add(report.family)
     return tuple(family for family in challengers if family.name in kept)
 
@@ -266,7 +269,9 @@ def crossfit_rows(
     values = torch.empty(x.shape[0], dtype=torch.float64)
     reports, kept = [], []
     for k, (fold, base) in enumerate(prepared):
-        report, critic, seen = _report(fold, raced, {baseline.name: base} | {name: f[k] for name, f in fitted.items()}, training.eval_batch_size)
+        fold_fits = {baseline.name: base} | {name: f[k] for name, f in fitted.items()}
+        report, seen = _report(fold, raced, fold_fits, training.eval_batch_size)
+        critic = next(f for f in raced if f.name == report.family).finalize(fold_fits[report.family].critic, seen)
         values[fold.rows.test] = joint_scores(critic, *seen.scaled(fold.rows.test))
         reports.append(replace(report, screened_out=screened_out))
         kept.append(critic)
