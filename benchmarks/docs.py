@@ -104,7 +104,7 @@ REGIONS: dict[str, Region] = {
     "staircase": Region(("staircase.json",), _tables.staircase),
     "speed": Region(("speed.json",), _tables.speed),
     "sampler": Region(("sampler.json",), _tables.sampler),
-    "large-data": Region(("large_data.json",), benchmark_page("large_data", None, "table")),
+    "large-data": Region(("large_data.json",), benchmark_page("large_data", None, "table", "targets")),
     "distributed": Region(("distributed.json",), benchmark_page("distributed", "ThroughputRow", "table")),
     "threads": Region(("threads.json",), _tables.threads),
     "mutation": Region(("mutation.json",), _tables.mutation),

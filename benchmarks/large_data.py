@@ -155,6 +155,19 @@ def table(rows: Sequence[dict[str, Any]]) -> str:
     return markdown_table(head, lines, align="---:")
 
 
+#: Issue 30's bar: the default estimate at N = 1,000,000 (16 + 16 columns) within this many seconds on 2 cores.
+TARGET_SECONDS = {1_000_000: 60.0}
+
+
+def targets(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """A verdict for each measured size that has a bar (:data:`TARGET_SECONDS`)."""
+    return [
+        f"{'PASS' if r['seconds'] <= TARGET_SECONDS[r['n']] else 'MISS'} N = {r['n']:,}: {r['seconds']:.1f} s (bar {TARGET_SECONDS[r['n']]:.0f} s, {r.get('threads')} threads)"
+        for r in rows
+        if r["n"] in TARGET_SECONDS and "error" not in r
+    ]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m benchmarks.large_data", description=__doc__.split("\n\n")[0])
@@ -188,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     print("estimate_mi on memory-mapped .npy · " + header(meta))
     print(table(rows))
+    print("\n".join(f"- {line}" for line in targets(rows)))
     if args.json:
         write_record(args.json, meta, rows)
     return 1 if any("error" in r for r in rows) else 0

@@ -27,3 +27,10 @@ def test_a_failing_run_is_reported_not_raised(capsys):
     assert "max_steps must be an integer >= 1" in row["error"]
     print(large_data.table([row]))
     assert "failed: " in capsys.readouterr().out
+
+
+def test_the_million_row_bar_is_judged_from_the_rows():
+    rows = [{"n": 10_000, "seconds": 99.0, "threads": 2}, {"n": 1_000_000, "seconds": 41.0, "threads": 2}]
+    assert large_data.targets(rows) == ["PASS N = 1,000,000: 41.0 s (bar 60 s, 2 threads)"]
+    assert large_data.targets([{"n": 1_000_000, "seconds": 61.0, "threads": 2}])[0].startswith("MISS")
+    assert large_data.targets([{"n": 1_000_000, "error": "boom"}]) == []
