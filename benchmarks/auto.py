@@ -16,6 +16,7 @@ neither trained nor stopped on it.
 from __future__ import annotations
 
 import argparse
+import re
 import statistics
 import sys
 from collections import Counter
@@ -86,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--families", nargs="+", default=None, help="families for estimator='auto' (default: miestim.crossfit.DEFAULT_FAMILIES)")
     parser.add_argument("--folds", type=int, default=None)
+    parser.add_argument("--match", help="regular expression: only the tasks whose name it matches (e.g. 'student-t|scale')")
     parser.add_argument("--quick", action="store_true", help="N = 1,000, 100 steps, seed 0: checks the benchmark runs")
     parser.add_argument("--json", help="write the rows and run metadata to this file")
     args = parser.parse_args(argv)
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# estimate_mi(estimator='auto'), families {args.families or 'default'}, seeds {seeds} ({meta['date']}, torch {meta['torch']})\n")
     rows = []
     for group in groups:
-        for task, n, kind, bar in TASKS[group]:
+        for task, n, kind, bar in (t for t in TASKS[group] if args.match is None or re.search(args.match, t[0].name)):
             row = _run_task(task, 1000 if args.quick else n, kind, bar, seeds, kwargs)
             print(f"{task.name}: {row.get('message') or 'done'}", file=sys.stderr, flush=True)
             if "message" not in row:

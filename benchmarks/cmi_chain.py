@@ -12,6 +12,10 @@ Parts:
   (CMINE's figures on this task are in cmi.md / cmi_seeds-cuda.md: minutes per estimate).
 - ``highdim``: X (3-d), Y (3-d), Z (20-d and 50-d) blocks of one Gaussian with a random covariance
   (``GaussianCMITask``; truth from the closed form), n = 20,000: chain rule and CMINE.
+- ``additive``: X and Y (1-d each) linear in a 20-d Z whose coordinates are uniform, Student-t (dof 3) or Laplace,
+  plus noise pairs of correlation 0.8 (``miestim.tasks.AdditiveConditionalTask``; I(X;Y|Z) = 0.511 whatever Z's
+  law), n = 20,000: the chain rule, and beside it (``chain_rule-gaussian``) the chain rule with the Gaussian-copula
+  family alone (issue 30: within 5%).
 - ``null``: X, Y (1-d each) both depending on Z ~ N(0, I_dz) (R^2 = 0.5 each) and independent given Z, so
   I(X;Y|Z) = 0, for dz in 1, 5, 20, 50, n = 20,000: CMINE's k-NN sampling bias, and the chain rule beside it.
 
@@ -22,7 +26,7 @@ each CMINE estimate gives a ``cmine-dv`` row (uncorrected; its stderr is not rec
 Every estimate is ``estimate_cmi`` with its defaults except ``method``; the seed is both the sample's and
 the estimator's. The covariances are fixed by ``--task-seed`` (default 0). Targets (issue 19): chain
 mean error within 3% and every seed within 6%, null |estimate| <= 0.05 on every seed; Z20 within 5% and
-Z50 within 10% (mean over seeds); <= 60 s per estimate at n = 80,000.
+Z50 within 10% (mean over seeds); <= 60 s per estimate at n = 80,000; additive within 5% (issue 30).
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ import numpy as np
 
 import miestim
 from miestim.gaussian import GaussianChainTask, GaussianCMITask
+from miestim.tasks import AdditiveConditionalTask
 
 from ._report import finish, markdown_table, run_metadata
 
 NULL_DIMS = (1, 5, 20, 50)
 HIGHDIM_DIMS = (20, 50)
+#: Laws of Z's coordinates in the ``additive`` part.
+Z_LAWS = ("uniform", "student-t", "laplace")
+PARTS = ("chain", "highdim", "additive", "null")
 
 
 @dataclass
@@ -78,13 +86,13 @@ def null_task(dim_z: int, seed: int) -> GaussianCMITask:
     return GaussianCMITask(cov, [0], [1], list(range(2, 2 + dim_z)), name=f"null-1x1|{dim_z}")
 
 
-def _estimate(part: str, task: Any, method: str, n: int, seed: int, options: dict[str, Any]) -> list[Row]:
-    """One estimate's row; for CMINE run with ``knn_correction``, the uncorrected fit's row too."""
+def _estimate(part: str, task: Any, method: str, n: int, seed: int, options: dict[str, Any], label: str = "") -> list[Row]:
+    """One estimate's row (its method named ``label`` where given); for CMINE run with ``knn_correction``, the uncorrected fit's row too."""
     x, y, z = task.sample(n, seed=seed)
     res = miestim.estimate_cmi(x, y, z, method=method, seed=seed, progress=False, **options)
     truth = task.conditional_mutual_information
     truth = 0.0 if abs(truth) < 1e-12 else truth  # the closed form of a null is 0 up to rounding
-    fits = [(res.method, res.value, res.stderr, res.seconds)]
+    fits = [(label or res.method, res.value, res.stderr, res.seconds)]
     if "uncorrected" in res.extra:
         readout = res.method.split("-")[1]
         fits.insert(0, (res.method.removesuffix("-corrected"), res.extra["uncorrected"][readout], float("nan"), res.extra["uncorrected_seconds"]))
@@ -109,6 +117,13 @@ def run(args: argparse.Namespace) -> list[Row]:
             for target in ("x;y|z", "x;z|y"):
                 rows += _estimate("chain", GaussianChainTask(5, target=target), "chain_rule", n, seed, chain_options)
     n = 2000 if args.quick else 20_000
+    if "additive" in args.parts:
+        for law in Z_LAWS:
+            task = AdditiveConditionalTask(20, rho=0.8, z_law=law, seed=args.task_seed)
+            for seed in args.seeds:
+                rows += _estimate("additive", task, "chain_rule", n, seed, chain_options)
+                # The Gaussian copula alone, the chain rule's default before the linear family: what normal scores miss.
+                rows += _estimate("additive", task, "chain_rule", n, seed, {**chain_options, "families": ("gaussian",)}, "chain_rule-gaussian")
     for part, dims, make_task in (("highdim", HIGHDIM_DIMS, random_cmi_task), ("null", NULL_DIMS, null_task)):
         if part not in args.parts:
             continue
@@ -149,7 +164,7 @@ def summary(rows: list[Row]) -> list[str]:
             rel = [r.error / truth for r in group]
             mean, worst = statistics.fmean(rel), max(rel, key=abs)
             line = f"{task} {method} over {seeds} seeds: mean error {mean:+.2%}, worst seed {worst:+.2%}, {seconds:.1f} s / estimate"
-            bar = {"chain": (0.03, 0.06), "highdim": (0.05 if group[0].dim_z <= 20 else 0.10, None)}.get(part)
+            bar = {"chain": (0.03, 0.06), "highdim": (0.05 if group[0].dim_z <= 20 else 0.10, None), "additive": (0.05, None)}.get(part)
             if bar is not None:
                 ok = abs(mean) <= bar[0] and (bar[1] is None or all(abs(e) <= bar[1] for e in rel))
                 worst_bar = f", every seed within {bar[1]:.0%}" if bar[1] is not None else ""
@@ -174,9 +189,15 @@ def row_key(row: dict) -> tuple:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks cmi-chain", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parts", nargs="+", choices=("chain", "highdim", "null"), default=["chain", "highdim", "null"])
+    parser.add_argument("--parts", nargs="+", choices=PARTS, default=list(PARTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--cmine-seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="seeds on which CMINE also runs (highdim, null)")
+    parser.add_argument(
+        "--cmine-seeds",
+        type=int,
+        nargs="*",
+        default=[0, 1, 2, 3, 4],
+        help="seeds on which CMINE also runs (highdim, null; none: the chain rule only)",
+    )
     parser.add_argument("--families", nargs="+", default=None, help="the chain rule's critic families (default: estimate_cmi's)")
     parser.add_argument("--task-seed", type=int, default=0, help="seed of the random covariances")
     parser.add_argument("--quick", action="store_true", help="smoke run: N = 2,000, seed 0, 30 CMINE steps, the Gaussian family")

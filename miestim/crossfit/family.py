@@ -57,10 +57,14 @@ class Fold:
         rows = Split(torch.arange(n), torch.arange(n, n + m), torch.arange(0))
         return cls(torch.cat([x_train, x_val]), torch.cat([y_train, y_val]), rows, None, None, x_val, y_val, baseline)
 
-    def unscaled(self) -> Fold:
-        """The fold as a family that reads the data as given sees it: no scalers, and the validation rows unscaled."""
-        rows = self.rows.validation
-        return replace(self, sx=None, sy=None, x_val=take_rows(self.x, rows), y_val=take_rows(self.y, rows))
+    def rescaled(self, scaler: type[Scaler] | None) -> Fold:
+        """The fold as a family that scales the data its own way sees it: ``scaler``'s (fitted on the training rows), or none.
+
+        ``None`` gives the data as given; the validation rows are scaled to match.
+        """
+        train, validation = self.rows.train, self.rows.validation
+        sx, sy = (scaler(self.x, rows=train), scaler(self.y, rows=train)) if scaler is not None else (None, None)
+        return replace(self, sx=sx, sy=sy, x_val=take_rows(self.x, validation, sx), y_val=take_rows(self.y, validation, sy))
 
     def scaled(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The given rows of ``x`` and ``y``, scaled by the fold's scalers."""
@@ -190,8 +194,8 @@ class CriticFamily(ABC):
         return None
 
     def view(self, fold: Fold) -> Fold:
-        """The fold as this family sees it: as prepared, or :meth:`Fold.unscaled` for a family that reads the data as given."""
-        return fold if self.scaled else fold.unscaled()
+        """The fold as this family sees it: as prepared, or the data as given (:meth:`Fold.rescaled`) for a family that reads it so."""
+        return fold if self.scaled else fold.rescaled(None)
 
     def finalize(self, critic: Critic, fold: Fold) -> Critic:
         """The critic to read out once the family is kept for ``fold`` (default: as fitted; e.g. refit on training and validation rows)."""

@@ -8,9 +8,10 @@ from .._validation import check_bool
 from ..critics import GaussianCopulaCritic
 from ..critics.copula import joined_blocks
 from ..heldout import joint_scores
-from .family import CriticFamily, InSampleReadout
+from ..scaling import Standardizer
+from .family import CriticFamily, Fold, InSampleReadout
 
-__all__ = ["GaussianFamily", "plug_in_bias"]
+__all__ = ["GaussianFamily", "LinearFamily", "plug_in_bias"]
 
 
 def plug_in_bias(n: int, x_dim: int, y_dim: int) -> float:
@@ -94,8 +95,8 @@ class GaussianFamily(CriticFamily):
     def in_sample_readout(self, x: torch.Tensor, y: torch.Tensor) -> InSampleReadout | None:
         r"""Each row's log ratio under the Gaussian fitted to all rows by their sample covariance, less :func:`plug_in_bias`.
 
-        With :math:`S` the sample covariance of :math:`z = (x, y)` and :math:`	ilde z` the centred
-        row, a row's log ratio is :math:`\hat I - 	frac12 (	ilde z^	op S^{-1} 	ilde z - 	ilde x^	op S_{xx}^{-1} 	ilde x - 	ilde y^	op S_{yy}^{-1} 	ilde y)`,
+        With :math:`S` the sample covariance of :math:`z = (x, y)` and :math:`\tilde z` the centred
+        row, a row's log ratio is :math:`\hat I - \tfrac12 (\tilde z^\top S^{-1} \tilde z - \tilde x^\top S_{xx}^{-1} \tilde x - \tilde y^\top S_{yy}^{-1} \tilde y)`,
         whose mean over the fitting rows is the plug-in MI :math:`\hat I` exactly; so the values'
         mean is the plug-in MI less its bias, the bias-corrected Gaussian-copula MI of Ince et al.
         (2017). The rows are computed in float64 from :math:`S`: at a correlation within
@@ -121,3 +122,30 @@ class GaussianFamily(CriticFamily):
 
     def __repr__(self) -> str:
         return f"GaussianFamily(bias_corrected={self.bias_corrected})"
+
+
+class LinearFamily(GaussianFamily):
+    r"""The log density ratio of a Gaussian fitted to the data as given, not to its normal scores: dependence through linear regressions.
+
+    Normal scores make every marginal Gaussian but bend a linear relation between variables whose
+    marginals are not: with :math:`X = ZA + \varepsilon` and a uniform or heavy-tailed :math:`Z`,
+    :math:`p(x \mid z)` is a Gaussian regression on :math:`z` itself, which this family models
+    exactly, and only :math:`p(x)` is approximated. In the chain rule
+    :math:`I(X;Y,Z) - I(X;Z)` that approximation is the same in both terms and cancels, so the
+    conditional MI is right where the Gaussian copula misses it (a 20-dimensional uniform
+    :math:`Z`: 0.517 against 0.474 of 0.511 nats; ``python -m benchmarks cmi-chain --parts additive``).
+    A Gaussian is unchanged by an affine map, so the family z-scores each column with its fold's
+    training rows (which keeps float32 scores precise) and is otherwise the data as given; its
+    in-sample readout is fitted to the rows as given, in float64. The chain rule races it by
+    default (:data:`~miestim.defaults.CHAIN_RULE_FAMILIES`); ``estimate_mi`` only when named
+    (see :data:`~miestim.crossfit.DEFAULT_FAMILIES`).
+    """
+
+    name = "linear"
+    scaled = False
+
+    def view(self, fold: Fold) -> Fold:
+        return fold.rescaled(Standardizer)
+
+    def __repr__(self) -> str:
+        return f"LinearFamily(bias_corrected={self.bias_corrected})"

@@ -221,11 +221,12 @@ def estimate_cmi(
         folds: chain rule: cross-fitting folds, at least 2 (default 5).
         families: chain rule: the critic families of both MI terms, from
             :data:`miestim.crossfit.FAMILIES` or :class:`~miestim.CriticFamily` instances (default
-            :data:`miestim.defaults.CHAIN_RULE_FAMILIES`, the
-            closed-form Gaussian-copula critic alone: exact in model class for data with a
-            Gaussian copula, and seconds at n = 80,000 where the race of all four families of
-            ``estimate_mi(estimator="auto")`` took minutes per term). On data whose copula is
-            not Gaussian pass ``("gaussian", "residual")`` to race the residual family too (or
+            :data:`miestim.defaults.CHAIN_RULE_FAMILIES`: the closed-form Gaussian critics of the
+            normal scores and of the data as given (``"gaussian"``, ``"linear"``), exact in
+            model class for data with a Gaussian copula and for X and Y linear in any Z plus
+            Gaussian noise, and seconds at n = 80,000 where the race of all four families of
+            ``estimate_mi(estimator="auto")`` took minutes per term). On data neither models
+            pass ``("gaussian", "linear", "residual")`` to race the residual family too (or
             add ``"knn"`` when x, y and z have few columns: an explicit ``"knn"`` runs at any dimension).
 
     Returns:

@@ -45,7 +45,7 @@ from .._validation import (
     refuse_unused,
     resolve_device,
 )
-from ..crossfit import CriticFamily, GaussianFamily
+from ..crossfit import FAMILIES, CriticFamily, GaussianFamily
 from ..defaults import CHAIN_RULE_FAMILIES, CHAIN_RULE_FOLDS
 from ..estimators import ESTIMATORS
 from ..heldout import summarize_rows
@@ -250,7 +250,7 @@ def _plan(
 
 
 def _held_out(families: Sequence[str | CriticFamily]) -> tuple[str | CriticFamily, ...]:
-    """The MI families with a Gaussian baseline whose readout stays held out (unless given as an instance).
+    """The MI families with every closed-form Gaussian one named held out: its readout stays on held-out rows (an instance is kept as given).
 
     The terms are paired differences of two MIs' per-row values. In-sample rows of two nested
     Gaussian fits nearly cancel, so the paired stderr of a zero difference would miss its
@@ -258,8 +258,13 @@ def _held_out(families: Sequence[str | CriticFamily]) -> tuple[str | CriticFamil
     """
     if isinstance(families, (str, CriticFamily)) or not isinstance(families, Sequence):
         return families  # type: ignore[return-value]  # estimate_mi's own check names the error
-    given = next((f for f in families if isinstance(f, GaussianFamily)), None)
-    rest = tuple(f for f in families if f is not given and not (isinstance(f, str) and f.lower() == "gaussian"))
+
+    def held_out(family: str | CriticFamily) -> str | CriticFamily:
+        named = FAMILIES.get(family.lower()) if isinstance(family, str) else None
+        return named(bias_corrected=False) if named is not None and issubclass(named, GaussianFamily) else family
+
+    given = next((f for f in families if isinstance(f, GaussianFamily) and f.name == "gaussian"), None)
+    rest = tuple(held_out(f) for f in families if f is not given and not (isinstance(f, str) and f.lower() == "gaussian"))
     return (given or GaussianFamily(bias_corrected=False), *rest)
 
 

@@ -168,6 +168,21 @@ def test_choose_keeps_the_best_family_only_when_it_beats_every_simpler_one_signi
     assert choose({"simple": noise, "rich": noise + gain}, margin=2.0) == "simple"
 
 
+def test_choose_does_not_keep_a_family_below_a_simpler_beaten_one_however_wide_its_stderr():
+    from miestim.crossfit import choose
+
+    gen = torch.Generator().manual_seed(1)
+    noise = torch.randn(400, generator=gen, dtype=torch.float64)
+    # A critic that scores a few rows thousands of nats off: its paired gap to the best is not "significant".
+    wild = noise - 0.2
+    wild[:3] = -2000.0
+    rows = {"simple": noise - 0.5, "wild": wild, "best": noise}
+    assert float(rows["wild"].mean()) < float(rows["simple"].mean())
+    assert choose(rows) == "best"
+    # Reading above the beaten simpler family, the same rows are kept: the rule is about order, not spread.
+    assert choose({"simple": noise - 25.0, "wild": wild, "best": noise}) == "wild"
+
+
 def test_a_trained_familys_readout_above_log_n_is_not_credible():
     from miestim.crossfit.race import _credible
 
