@@ -1,8 +1,9 @@
 """The other libraries' virtual environments: where they live, how they are made, whether they work.
 
-torch-mist and bmi pin versions that clash with miestim's environment (bmi 0.1.3 imports only
-with jax/jaxlib 0.4.30, pydantic < 2 and numpy < 2), so each gets its own virtual environment
-and runs as a subprocess (``_workers/``). ``python -m benchmarks compare-setup`` makes them;
+torch-mist, bmi, frites and latentmi pin versions that clash with miestim's environment (bmi
+0.1.3 imports only with jax/jaxlib 0.4.30, pydantic < 2 and numpy < 2; latentmi 0.1.3 wants
+numpy < 2; frites brings mne and xarray), so each gets its own virtual environment and runs as a
+subprocess (``_workers/``). ``python -m benchmarks compare-setup`` makes them;
 it is idempotent (a working environment is left alone) and reports failures without raising,
 and the comparison skips a library whose environment is missing or broken, with a message.
 
@@ -51,6 +52,20 @@ LIBRARIES = {
         (("jax==0.4.30", "jaxlib==0.4.30", "pydantic<2", "numpy<2", "benchmark-mi==0.1.3"),),
         "import bmi, jax; print(jax.__version__)",
         "bmi_worker.py",
+    ),
+    # frites needs no torch: numpy, scipy, mne, xarray, netCDF4, h5netcdf, scikit-learn, joblib.
+    "frites": Library(
+        "frites",
+        (("frites==0.4.6",),),
+        "import frites, numpy; from frites.core import copnorm_nd, mi_nd_gg; print(frites.__version__, numpy.__version__)",
+        "frites_worker.py",
+    ),
+    # latentmi declares torch >= 2.3, numpy < 2, scikit-learn, scipy and tqdm: torch first and alone, as for torch-mist.
+    "latentmi": Library(
+        "latentmi",
+        (("torch==2.13.0",), ("latentmi==0.1.3", "numpy<2")),
+        "import latentmi, torch; from latentmi import lmi; print(latentmi.__version__, torch.__version__)",
+        "latentmi_worker.py",
     ),
 }
 

@@ -1,23 +1,26 @@
-"""Accuracy and speed against ground truth, side by side with torch-mist, bmi and k-NN estimators.
+"""Accuracy and speed against ground truth, side by side with torch-mist, bmi, frites, latentmi and k-NN estimators.
 
-    python -m benchmarks compare-setup                 # once: torch-mist's and bmi's own environments
+    python -m benchmarks compare-setup                 # once: torch-mist's, bmi's, frites' and latentmi's own environments
     python -m benchmarks compare                       # everything; writes docs/benchmarks/{compare,staircase,speed}.*
     python -m benchmarks compare --quick --out runs/q  # smoke run: tiny n, few steps (under 2 minutes)
     python -m benchmarks compare --only compare --match d5-mi2-plain --n 10000 --seeds 0   # one slice
     python -m benchmarks compare --dry-run             # the plan and its estimated time, nothing run
     python -m benchmarks compare --tasks beyond-gaussian --only compare   # only issue 17's beyond-Gaussian tasks, seeds 0-4
     python -m benchmarks compare --tasks beyond-gaussian --only compare --libraries sklearn plug-in torch-mist bmi   # their external rows
+    python -m benchmarks compare --tasks gaps --only compare --threads 1   # issue 30's tasks, seeds 0-4: compare_gaps.{md,json}
 
 Sections (``--only``): *compare* — every library on the same samples of Gaussian tasks with
 known MI/CMI (the default miestim estimator, bmi's KSG and CCA and scikit-learn's KSG on the
 whole grid d x MI x transform x n for ``--grid-seeds``; every neural estimator of every library
 on the core tasks for ``--seeds``; on the beyond-Gaussian tasks of ``miestim.tasks`` — Student-t,
 spiral, additive uniform, sparse 20x20 Gaussian — the default miestim estimator, the
-Gaussian-copula plug-in and every estimator of the other libraries, for ``--beyond-seeds``);
+Gaussian-copula plug-in and every estimator of the other libraries, for ``--beyond-seeds``; on
+issue 30's tasks of ``benchmarks.auto`` — the default miestim estimator, the plug-in, bmi's CCA and
+KSG, frites' bias-corrected Gaussian-copula MI and latentmi (epochs capped), for ``--gap-seeds``);
 *staircase* — Poole et al.'s rising-MI trace per bound;
 *speed* — training steps per second per estimator and critic, seconds per estimate, and the
-k-NN sampler against a per-batch refit. torch-mist and bmi run in their own environments
-(``compare-setup``); a missing one is skipped with a message.
+k-NN sampler against a per-batch refit. torch-mist, bmi, frites and latentmi run in their own
+environments (``compare-setup``); a missing one is skipped with a message.
 """
 
 from __future__ import annotations
@@ -41,13 +44,30 @@ from miestim.validation import ValidationRow
 
 from .._report import header, run_metadata, write_record
 from . import report, runners, speed, staircase
-from .runners import BMI_CHEAP, BMI_NEURAL, TORCH_MIST, Job, Plan
-from .tasks import BEYOND_KEYS, BEYOND_SEEDS, CMI, CORE, SIZES, Task, beyond_tasks, cmi_task, grid_tasks, mi_task, write_samples
+from .runners import BMI_CHEAP, BMI_NEURAL, FRITES, LATENTMI, TORCH_MIST, Job, Plan
+from .tasks import (
+    BEYOND_KEYS,
+    BEYOND_SEEDS,
+    CMI,
+    CORE,
+    GAP_KEYS,
+    GAP_SEEDS,
+    SIZES,
+    Task,
+    beyond_tasks,
+    cmi_task,
+    gap_tasks,
+    grid_tasks,
+    mi_task,
+    write_samples,
+)
 
 SECTIONS = ("compare", "staircase", "speed")
-LIBRARIES = ("miestim", "plug-in", "sklearn", "torch-mist", "bmi")
+LIBRARIES = ("miestim", "plug-in", "sklearn", "frites", "torch-mist", "bmi", "latentmi")
 #: ``--tasks``: which task families the compare section runs.
-TASK_SETS = ("all", "gaussian", "beyond-gaussian")
+TASK_SETS = ("all", "gaussian", "beyond-gaussian", "gaps")
+#: the page each ``--tasks`` writes: a run of one family never overwrites the full comparison.
+PAGES = {"beyond-gaussian": "compare_beyond", "gaps": "compare_gaps"}
 #: guessed staircase steps per second (batch 64, d=20, separable critic) on a quiet 2-core CPU; only for the ETA.
 STAIRCASE_RATE = {"interpolated": 150.0}
 STAIRCASE_DEFAULT_RATE = 450.0
@@ -72,11 +92,16 @@ def build_plan(
     beyond_seeds: Sequence[int] = BEYOND_SEEDS,
     beyond_n: int | None = None,
     estimators: Sequence[str] | None = None,
+    gaps: Sequence[Task] = (),
+    gap_seeds: Sequence[int] = GAP_SEEDS,
+    gap_n: int | None = None,
 ) -> Plan:
     """Which library runs which estimators on which (task, n, seed); samples written once to ``directory``.
 
     The beyond-Gaussian tasks run at their own n (``beyond_n`` overrides it) with every library's
-    estimators, miestim's default only. ``estimators``, when given, keeps only those estimator names.
+    estimators, miestim's default only. Issue 30's tasks (``gaps``) run at their own n (``gap_n``
+    overrides it) with miestim's default, the plug-in, bmi's CCA and KSG, frites and latentmi.
+    ``estimators``, when given, keeps only those estimator names.
     """
     plan, pattern = Plan(), re.compile(match) if match else None
 
@@ -116,6 +141,12 @@ def build_plan(
             add("sklearn", task, n, seed, ["ksg"] if task.dim == 1 and task.sampler.dim_y == 1 else [])
             add("torch-mist", task, n, seed, torch_mist)
             add("bmi", task, n, seed, [*BMI_CHEAP, *(name for name in bmi_core if name not in BMI_CHEAP)])
+    gap_lists = {"miestim": [runners.DEFAULTS["miestim"]], "plug-in": plugin, "bmi": BMI_CHEAP, "frites": FRITES, "latentmi": LATENTMI}
+    for task in gaps:
+        n = gap_n or task.n or core_n
+        for seed in gap_seeds:
+            for library, names in gap_lists.items():
+                add(library, task, n, seed, names)
     # Run order: libraries in LIBRARIES order, so the cheap in-process ones report first.
     plan.work = {lib: plan.work[lib] for lib in LIBRARIES if lib in plan.work}
     return plan
@@ -150,9 +181,13 @@ def _parser() -> argparse.ArgumentParser:
         "--tasks",
         choices=TASK_SETS,
         default="all",
-        help=f"task families: the Gaussian grid, core and CMI tasks; issue 17's beyond-Gaussian tasks ({', '.join(BEYOND_KEYS)}); or all (default)",
+        help=(
+            f"task families: the Gaussian grid, core and CMI tasks; issue 17's beyond-Gaussian tasks ({', '.join(BEYOND_KEYS)}); "
+            "issue 30's tasks (gaps, from benchmarks.auto); or all (default)"
+        ),
     )
     p.add_argument("--beyond-seeds", nargs="+", type=int, default=list(BEYOND_SEEDS), help="seeds of the beyond-Gaussian tasks (default 0-4)")
+    p.add_argument("--gap-seeds", nargs="+", type=int, default=list(GAP_SEEDS), help="seeds of issue 30's tasks (default 0-4)")
     p.add_argument("--libraries", nargs="+", choices=LIBRARIES, default=list(LIBRARIES))
     p.add_argument("--estimators", nargs="+", help="only these estimator names, in every library (e.g. 'mine ksg cca gaussian-copula')")
     p.add_argument("--staircase-steps", type=int, default=4_000, help="steps per level of the staircase (default 4,000)")
@@ -183,21 +218,25 @@ def _settings(args: argparse.Namespace) -> SimpleNamespace:
     if args.quick:
         grid, core, cmi = [mi_task(1, 1.0, "cube"), mi_task(5, 2.0)], [mi_task(5, 2.0)], [cmi_task(1, t) for t in ("x;y|z", "x;z|y")]
         beyond, beyond_seeds, beyond_n = beyond_tasks(["additive-uniform-eps0.2"]), [0], 1_000
+        gap_keys, gap_seeds, gap_n = ["additive-uniform-eps0.1"], [0], 1_000
         sizes, core_n, grid_seeds, core_seeds, max_steps = [1_000], 1_000, [0], [0], 60
         lists = {"miestim_core": ["auto", "smile"], "torch_mist": ["smile"], "bmi_core": ["infonce", *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = 20, 0.0, 64, ["smile", "infonce"]
     else:
         grid, core, cmi = grid_tasks(), [mi_task(d, mi, t) for d, mi, t in CORE], [cmi_task(d, t) for d, t in CMI]
         beyond, beyond_seeds, beyond_n = beyond_tasks(), args.beyond_seeds, None
+        # --match picks issue 30's tasks before their truths are computed (the scale mixture's takes seconds).
+        gap_keys, gap_seeds, gap_n = [k for k in GAP_KEYS if not args.match or re.search(args.match, k)], args.gap_seeds, None
         sizes, core_n, grid_seeds, core_seeds, max_steps = args.n, max(args.n), args.grid_seeds, args.seeds, None
         import miestim
 
         lists = {"miestim_core": ["auto", *sorted(miestim.ESTIMATORS)], "torch_mist": list(TORCH_MIST), "bmi_core": [*BMI_NEURAL, *BMI_CHEAP]}
         steps_per_level, speed_budget, speed_batch, speed_estimators = args.staircase_steps, args.speed_budget, 256, None
-    if args.tasks == "beyond-gaussian":
+    if args.tasks in ("beyond-gaussian", "gaps"):
         grid, core, cmi = [], [], []
-    elif args.tasks == "gaussian":
+    if args.tasks in ("gaussian", "gaps"):
         beyond = []
+    gaps = gap_tasks(gap_keys) if args.tasks in ("all", "gaps") else []  # only when run: their truths take seconds
     return SimpleNamespace(
         grid=grid,
         core=core,
@@ -205,6 +244,9 @@ def _settings(args: argparse.Namespace) -> SimpleNamespace:
         beyond=beyond,
         beyond_seeds=beyond_seeds,
         beyond_n=beyond_n,
+        gaps=gaps,
+        gap_seeds=gap_seeds,
+        gap_n=gap_n,
         sizes=sizes,
         core_n=core_n,
         grid_seeds=grid_seeds,
@@ -215,6 +257,30 @@ def _settings(args: argparse.Namespace) -> SimpleNamespace:
         speed_budget=speed_budget,
         speed_batch=speed_batch,
         speed_estimators=speed_estimators,
+    )
+
+
+def _plan(args: argparse.Namespace, st: SimpleNamespace, directory: Path) -> Plan:
+    """The compare section's plan for this run's settings; samples written to ``directory``."""
+    return build_plan(
+        grid=st.grid,
+        core=st.core,
+        cmi=st.cmi,
+        sizes=st.sizes,
+        core_n=st.core_n,
+        grid_seeds=st.grid_seeds,
+        core_seeds=st.core_seeds,
+        libraries=args.libraries,
+        match=args.match,
+        directory=directory,
+        beyond=st.beyond,
+        beyond_seeds=st.beyond_seeds,
+        beyond_n=st.beyond_n,
+        gaps=st.gaps,
+        gap_seeds=st.gap_seeds,
+        gap_n=st.gap_n,
+        estimators=args.estimators,
+        **st.lists,
     )
 
 
@@ -231,12 +297,12 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         core_seeds=st.core_seeds,
         grid_seeds=st.grid_seeds,
         beyond_seeds=st.beyond_seeds,
+        gap_seeds=st.gap_seeds,
         tasks=args.tasks,
         quick=args.quick,
     )
     out.mkdir(parents=True, exist_ok=True)
-    # A run of the beyond-Gaussian tasks alone has its own page, so it never overwrites the full comparison.
-    page = "compare_beyond" if args.tasks == "beyond-gaussian" else "compare"
+    page = PAGES.get(args.tasks, "compare")
     if args.render:
         stored = json.loads((out / f"{page}.json").read_text())
         write_compare(out, stored["meta"], [runners.from_record(r) for r in stored["rows"]], stored["skipped"], st.core, name=page)
@@ -247,25 +313,7 @@ def _run(args: argparse.Namespace, argv: list[str]) -> int:
         print(msg, file=sys.stderr, flush=True)
 
     with tempfile.TemporaryDirectory(prefix="compare-samples-") as tmp:
-        plan = Plan()
-        if "compare" in args.only:
-            plan = build_plan(
-                grid=st.grid,
-                core=st.core,
-                cmi=st.cmi,
-                sizes=st.sizes,
-                core_n=st.core_n,
-                grid_seeds=st.grid_seeds,
-                core_seeds=st.core_seeds,
-                libraries=args.libraries,
-                match=args.match,
-                directory=Path(tmp),
-                beyond=st.beyond,
-                beyond_seeds=st.beyond_seeds,
-                beyond_n=st.beyond_n,
-                estimators=args.estimators,
-                **st.lists,
-            )
+        plan = _plan(args, st, Path(tmp)) if "compare" in args.only else Plan()
         progress = runners.Progress(plan)
         stair_eta = (
             sum(len(staircase.LEVELS) * st.steps_per_level / STAIRCASE_RATE.get(name, STAIRCASE_DEFAULT_RATE) for _, name, _ in staircase.BOUNDS)
@@ -351,8 +399,10 @@ def write_compare(
         "targets": report.check_targets(summaries),
         "beyond": report.check_beyond(summaries),
         "copula": report.check_copula_tasks(summaries),
+        "gaps": report.check_gaps(summaries),
+        "gap_table": report.gap_record(summaries),
     }
-    _write(out, name, "Side by side: miestim, torch-mist, bmi and k-NN against ground truth", meta, text, record)
+    _write(out, name, "Side by side: miestim, torch-mist, bmi, frites, latentmi and k-NN against ground truth", meta, text, record)
     print(text)
     return record
 

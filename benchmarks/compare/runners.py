@@ -1,4 +1,4 @@
-"""Who estimates what: miestim, scikit-learn and the plug-in in this process, torch-mist and bmi through their workers.
+"""Who estimates what: miestim, scikit-learn and the plug-in in this process; torch-mist, bmi, frites and latentmi through their workers.
 
 A :class:`Plan` maps each library to its jobs (one task drawn at one ``n`` with one seed, stored
 once in an ``.npz`` file) and the estimators to run on each. Every estimate becomes a
@@ -30,10 +30,23 @@ from . import baselines, envs
 from .tasks import Task
 
 #: each library's default (what a user calling it without options gets).
-DEFAULTS = {"miestim": "auto", "torch-mist": "smile", "bmi": "ksg", "sklearn": "ksg", "plug-in": "gaussian-copula"}
+DEFAULTS = {
+    "miestim": "auto",
+    "torch-mist": "smile",
+    "bmi": "ksg",
+    "sklearn": "ksg",
+    "plug-in": "gaussian-copula",
+    "frites": "gcmi",
+    "latentmi": "lmi",
+}
 TORCH_MIST = ("smile", "mine", "nwj", "infonce")
 BMI_NEURAL = ("infonce", "nwj", "dv", "mine")
 BMI_CHEAP = ("ksg", "cca")
+#: frites' bias-corrected Gaussian-copula MI; latentmi's latent MI (epochs capped in its worker).
+FRITES = ("gcmi",)
+LATENTMI = ("lmi",)
+#: latentmi's seconds per training epoch and fixed cost at n = 5,000 on one CPU thread (measured), and its worker's epoch cap; only for the ETA.
+LATENTMI_EPOCH_S, LATENTMI_FIXED_S, LATENTMI_EPOCHS = 1.3, 1.3, 15
 
 
 def to_record(row: ValidationRow) -> dict[str, Any]:
@@ -126,8 +139,10 @@ def expected_seconds(library: str, estimator: str, job: Job) -> float:
         return 15.0
     if library == "sklearn":
         return 0.3 * job.n / 1_000
-    if library == "plug-in":
-        return 0.05
+    if library in ("plug-in", "frites"):
+        return 0.05 if library == "plug-in" else 0.1
+    if library == "latentmi":
+        return (LATENTMI_FIXED_S + LATENTMI_EPOCH_S * LATENTMI_EPOCHS) * job.n / 5_000
     if estimator == "cca":
         return 0.5
     if estimator == "ksg":

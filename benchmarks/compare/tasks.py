@@ -5,7 +5,9 @@ plain, under a random rotation of X and of Y, or with every coordinate cubed (he
 mapped by asinh (light tails); all keep the MI. CMI tasks: the Gaussian chain X -> Y -> Z,
 its I(X;Y|Z) and its conditional-independence null I(X;Z|Y) = 0. Beyond-Gaussian tasks
 (:mod:`miestim.tasks`, issue 17's acceptance): a Student-t, a spiral, additive uniform noise, and
-a sparse 20x20 Gaussian, each at its own n.
+a sparse 20x20 Gaussian, each at its own n. Issue 30's tasks (:func:`benchmarks.auto._gap_tasks`):
+Student-t, spirals, a 50x50 equicorrelated Gaussian, additive uniform noise, mixed Gaussians and a
+scale mixture, each at its own n (5,000 but for the 20x20 Gaussian's 1,000).
 
 Every library gets the same samples: :func:`write_samples` stores one draw (rows in random
 order, i.i.d.) in an ``.npz`` file that the in-process runners and the workers all read.
@@ -23,6 +25,7 @@ import numpy as np
 from miestim.gaussian import CorrelatedGaussianTask, GaussianChainTask, GaussianTask, RotatedTask, TransformedTask
 
 from .._suites import beyond_gaussian
+from ..auto import _gap_tasks
 
 TRANSFORMS = ("plain", "rotated", "cube", "asinh")
 DIMS = (1, 5, 20)
@@ -34,6 +37,10 @@ CORE = ((5, 2.0, "plain"), (20, 4.0, "plain"))
 CMI = ((1, "x;y|z"), (1, "x;z|y"), (5, "x;y|z"), (5, "x;z|y"))
 #: seeds of the beyond-Gaussian tasks (the issue's 0-4).
 BEYOND_SEEDS = (0, 1, 2, 3, 4)
+#: seeds of issue 30's tasks (the issue's 0-4).
+GAP_SEEDS = (0, 1, 2, 3, 4)
+#: the ``transform`` label of issue 30's tasks: it keeps them apart from the beyond-Gaussian tasks that share a name.
+GAPS = "issue-30"
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,25 @@ def beyond_tasks(keys: Iterable[str] | None = None) -> list[Task]:
             # The Gaussian-copula plug-in is the true model exactly where the task is a Gaussian.
             copula = "gaussian" if isinstance(sampler, GaussianTask) else "other"
             tasks.append(Task(sampler.name, "mi", sampler.dim_x, sampler.mutual_information, "beyond-gaussian", sampler, copula=copula, n=judged.n))
+    return tasks
+
+
+#: Issue 30's tasks in :func:`benchmarks.auto._gap_tasks`'s order, and their bars for the default: (kind, bar).
+GAP_KEYS = tuple(sampler.name for sampler, *_ in _gap_tasks())
+GAP_BARS = {sampler.name: (kind, bar) for sampler, _, kind, bar in _gap_tasks()}
+
+
+def gap_tasks(keys: Iterable[str] | None = None) -> list[Task]:
+    """Issue 30's tasks (all, or those whose key is in ``keys``), each with its own ``n``; the list lives in ``benchmarks.auto``."""
+    chosen = GAP_KEYS if keys is None else tuple(keys)
+    unknown = sorted(set(chosen) - set(GAP_KEYS))
+    if unknown:
+        raise ValueError(f"unknown issue-30 task(s) {unknown}; choose from {list(GAP_KEYS)}.")
+    tasks = []
+    for sampler, n, _, _ in _gap_tasks():
+        if sampler.name in chosen:  # the truth is computed only for the chosen (the scale mixture's takes seconds)
+            copula = "gaussian" if isinstance(sampler, GaussianTask) else "other"
+            tasks.append(Task(sampler.name, "mi", sampler.dim_x, sampler.mutual_information, GAPS, sampler, copula=copula, n=n))
     return tasks
 
 

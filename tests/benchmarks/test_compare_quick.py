@@ -37,6 +37,9 @@ def test_quick_run_without_external_environments(tmp_path, monkeypatch, capsys):
     beyond = {(r.labels["library"], r.labels["estimator"]) for r in rows if r.task == "additive-uniform-eps0.2"}
     assert beyond == {("miestim", "smile"), ("miestim", "auto"), ("plug-in", "gaussian-copula"), ("sklearn", "ksg")}
     assert "## Beyond Gaussians" in page and "additive-uniform-eps0.2 n=1,000 accuracy" in page
+    gaps = {(r.labels["library"], r.labels["estimator"]) for r in rows if r.task == "additive-uniform-eps0.1"}  # issue 30's, quick: one task
+    assert gaps == {("miestim", "auto"), ("plug-in", "gaussian-copula")} and "skipping latentmi: no environment" in captured.err
+    assert "## Issue 30's tasks" in page and "n/a  additive-uniform-eps0.1 n=1,000: the default's mean relative error" in page
     stair = json.loads((out / "staircase.json").read_text())
     assert [b["bound"] for b in stair["bounds"]] == [label for label, _, _ in run.staircase.BOUNDS]
     assert all(len(b["levels"]) == 5 for b in stair["bounds"])
