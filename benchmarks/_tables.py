@@ -136,6 +136,14 @@ def _compare_rows(record: Record) -> list[ValidationRow]:
     return [runners.from_record(row) for row in record["rows"]]
 
 
+def compare_gaps(record: Record) -> str:
+    """Issue 30's side-by-side verdicts and table: each method's mean relative error per task, and whom the default beats."""
+    from .compare import report
+
+    summaries = report.summarize(_compare_rows(record))
+    return "\n".join(["```", *report.check_gaps(summaries), "```", "", *report.gap_table(summaries)])
+
+
 def compare_page(record: Record) -> str:
     """A stored comparison as ``python -m benchmarks compare`` writes its page: the protocol, then every table."""
     from .compare import report, run

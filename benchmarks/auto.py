@@ -16,6 +16,7 @@ neither trained nor stopped on it.
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import statistics
 import sys
@@ -187,7 +188,31 @@ def summary(rows: list[dict[str, Any]]) -> list[str]:
         f"{met} of {len(rows)} tasks meet their target",
         f"median seconds per estimate over all {len(seconds)} estimates: {statistics.median(seconds):.1f}",
     ]
-    return lines + _flag_rates(rows)
+    return lines + _flag_rates(rows) + _noise_floors(rows)
+
+
+#: Noise floors at least this large (relative to the truth) are listed under the table.
+FLOOR_SHOWN = 0.03
+
+
+def _noise_floors(rows: list[dict[str, Any]]) -> list[str]:
+    r"""The tasks where sampling noise alone puts the mean relative error near a few percent.
+
+    An unbiased estimate with standard error :math:`\sigma` is off by :math:`\sqrt{2/\pi}\,\sigma`
+    on average, and no estimator's stderr is below the efficient one, :math:`\mathrm{sd}(\log r)/\sqrt{n}`,
+    which the default's held-out stderr estimates; so a bar below this floor is met only by luck.
+    """
+    floors = []
+    for row in rows:
+        if "relative" in row["target"] and row.get("stderrs"):
+            floor = math.sqrt(2 / math.pi) * statistics.fmean(row["stderrs"]) / row["truth"]
+            if floor >= FLOOR_SHOWN:
+                floors.append(f"{row['task']} {floor:.1%}")
+    if not floors:
+        return []
+    return [
+        f"noise floor (the mean relative error of an unbiased estimate with the default's stderrs, sqrt(2/pi) x stderr / truth): {'; '.join(floors)}"
+    ]
 
 
 def _flag_rates(rows: list[dict[str, Any]]) -> list[str]:

@@ -86,6 +86,8 @@ REGIONS: dict[str, Region] = {
     "compare-cmi": Region(("compare.json",), _tables.compare_cmi),
     "compare": Region(("compare.json",), _tables.compare_page),
     "compare-beyond-page": Region(("compare_beyond.json",), _tables.compare_page),
+    "compare-gaps": Region(("compare_gaps.json",), _tables.compare_gaps),
+    "compare-gaps-page": Region(("compare_gaps.json",), _tables.compare_page),
     # Each benchmark's own page: its table (and verdicts) of the stored rows.
     "auto": Region(("auto.json",), benchmark_page("auto", None, "table")),
     "auto-gaps": Region(("auto_gaps.json",), benchmark_page("auto", None, "table", "summary")),

@@ -302,11 +302,11 @@ def decompose(
     by row (see ``Decomposition.stderr``). It is the default because it is the more accurate
     method on the 3-modality Gaussian benchmark (d=8 per modality, N=20,000;
     ``python -m benchmarks decomposition``): largest error 0.027 nats against
-    0.195 for ``"cmi"`` (4.2 s against 69 s), whose k-NN product samples are coarse in 8 conditioning
-    dimensions. Its default MIs use the Gaussian-copula critic, which cannot see dependence
-    beyond a Gaussian copula (an XOR of bits reads 0): for such data pass
-    ``mi_kwargs={"families": ("gaussian", "residual")}`` (the Gaussian and residual families),
-    ``mi_estimator="smile"``, or ``method="cmi"``.
+    0.195 for ``"cmi"``, in a fraction of its time, whose k-NN product samples are coarse in 8
+    conditioning dimensions. Its default MIs race the closed-form Gaussian critics of the normal
+    scores and of the data as given, which cannot see dependence beyond a Gaussian law (an XOR
+    of bits reads 0): for such data pass ``mi_kwargs={"families": ("gaussian", "linear", "residual")}``
+    (the residual family too), ``mi_estimator="smile"``, or ``method="cmi"``.
 
     Args:
         modalities: at least 2 named modalities ``{name: (n, d_m) samples}`` (numpy or torch;
@@ -316,13 +316,13 @@ def decompose(
         anchor: the anchor modality (default: the first in ``modalities``).
         method: ``"chain_rule"`` (default) or ``"cmi"``.
         mi_estimator: estimator for every MI: ``"auto"`` (default; cross-fitted, with
-            ``families=("gaussian",)`` and ``folds=5`` unless ``mi_kwargs`` names them, as in
+            ``families=("gaussian", "linear")`` and ``folds=5`` unless ``mi_kwargs`` names them, as in
             :data:`miestim.defaults.CHAIN_RULE_FAMILIES` and :data:`~miestim.defaults.CHAIN_RULE_FOLDS`) or a name from :data:`miestim.ESTIMATORS`.
         cmi_estimator: ``"cmine"`` (the only CMI estimator).
         mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``). With
-            ``mi_estimator="auto"`` every MI keeps its held-out readout: the family ``"gaussian"``,
-            named or implied, is ``GaussianFamily(bias_corrected=False)``, as the terms' paired
-            stderr needs held-out rows (pass a ``GaussianFamily()`` instance to override).
+            ``mi_estimator="auto"`` every MI keeps its held-out readout: the families ``"gaussian"``
+            and ``"linear"``, named or implied, are built with ``bias_corrected=False``, as the terms'
+            paired stderr needs held-out rows (pass an instance to override).
         cmi_kwargs: ``method="cmi"`` only (refused otherwise): more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
             the CMI readout defaults to ``"mean_log_ratio"`` here (lower variance than DV,
             which matters in differences; see :func:`~miestim.estimate_cmi`).

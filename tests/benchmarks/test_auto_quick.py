@@ -31,3 +31,13 @@ def test_quick_run_prints_every_core_task_and_writes_json(tmp_path, capsys):
             # to 0.60 nats low at n=1,000, 5 to 11 stderr, and 0.06 to 0.13 low at the full N=10,000: a finite-sample
             # bias of the fit, not noise): this row is right within 4 of its standard errors, so it must pass.
             assert abs(result.value - task.mutual_information) <= 4 * result.stderr and row["pass"], (result, row)
+
+
+def test_the_noise_floor_lists_the_tasks_where_stderr_alone_costs_a_few_percent():
+    def row(task, truth, stderr, target="mean relative error <= 5%"):
+        return {"task": task, "truth": truth, "stderrs": [stderr] * 5, "target": target}
+
+    # sqrt(2/pi) x 0.0078 / 0.111 = 5.6%; x 0.005 / 1.0 = 0.4%
+    lines = auto._noise_floors([row("small-mi", 0.111, 0.0078), row("large-mi", 1.0, 0.005), row("abs", 0.1, 0.05, "mean abs error <= 0.05")])
+    assert len(lines) == 1 and "small-mi 5.6%" in lines[0] and "large-mi" not in lines[0] and "abs" not in lines[0].split(":")[-1]
+    assert auto._noise_floors([row("large-mi", 1.0, 0.005)]) == []

@@ -12,6 +12,8 @@ def test_quick_run_covers_every_part_and_method(tmp_path, capsys):
     rows = json.loads(out.read_text())["rows"]
     assert {(r["part"], r["method"]) for r in rows} == {
         ("chain", "chain_rule"),
+        ("additive", "chain_rule"),
+        ("additive", "chain_rule-gaussian"),
         ("highdim", "chain_rule"),
         ("highdim", "cmine-dv"),
         ("highdim", "cmine-dv-corrected"),
@@ -36,3 +38,6 @@ def test_summary_passes_and_misses():
     assert summary([row("null", 0.0, 0.06)])[0].startswith("MISS")
     assert summary([row("highdim", 0.1, 0.109, dim_z=50)])[0].startswith("PASS")
     assert summary([row("highdim", 0.1, 0.109, dim_z=20)])[0].startswith("MISS")
+    # issue 30's additive tasks: within 5%
+    assert summary([row("additive", 0.511, 0.53, dim_z=20)])[0].startswith("PASS")
+    assert summary([row("additive", 0.511, 0.48, dim_z=20)])[0].startswith("MISS")

@@ -26,6 +26,14 @@ import numpy as np
 Runner = Callable[[str, dict, dict], dict]
 
 
+def requested_threads(argv: list[str]) -> int:
+    """The request's thread count (``argv[0]`` is the request file), with the libraries' thread variables set to it: call it before importing them."""
+    with open(argv[0]) as fh:
+        threads = int(json.load(fh).get("threads", 2))
+    limit_threads(threads)
+    return threads
+
+
 def limit_threads(threads: int) -> None:
     """Same thread count as the parent, set before the numerical libraries are imported."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):

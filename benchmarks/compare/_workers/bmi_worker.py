@@ -12,20 +12,17 @@ chain rule, I(X;Y|Z) = I(X;(Y,Z)) - I(X;Z), with KSG or CCA for both terms.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed
+from _protocol import requested_threads, serve, timed
 
 NEURAL = {"infonce": "InfoNCEEstimator", "nwj": "NWJEstimator", "dv": "DonskerVaradhanEstimator", "mine": "MINEEstimator"}
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as fh:
-        threads = int(json.load(fh).get("threads", 2))
-    limit_threads(threads)
+    requested_threads(argv)
     import bmi
     import jax
     import numpy as np

@@ -10,21 +10,18 @@ Conditional MI is ``gccmi_nd_ccc``, the same with Z. frites returns bits; the wo
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed
+from _protocol import requested_threads, serve, timed
 
 ESTIMATORS = ("gcmi",)
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as fh:
-        threads = int(json.load(fh).get("threads", 2))
-    limit_threads(threads)
+    requested_threads(argv)
     import frites
     import numpy as np
     from frites.core import gccmi_nd_ccc, gcmi_nd_cc

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import math
 import random
 import re
@@ -27,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed
+from _protocol import requested_threads, serve, timed
 
 ESTIMATORS = ("lmi",)
 #: latentmi's default is 300 epochs (patience 30); one epoch at n = 5,000 is about 1.3 s on one CPU thread.
@@ -55,9 +54,7 @@ def epochs_run(log: str, cap: int) -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as fh:
-        threads = int(json.load(fh).get("threads", 2))
-    limit_threads(threads)
+    threads = requested_threads(argv)
     import latentmi
     import numpy as np
     import torch

@@ -11,19 +11,16 @@ too (``estimate_train``: the trained critic scored on its training rows).
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _protocol import limit_threads, serve, timed
+from _protocol import requested_threads, serve, timed
 
 
 def main(argv: list[str]) -> int:
-    with open(argv[0]) as fh:
-        threads = int(json.load(fh).get("threads", 2))
-    limit_threads(threads)
+    threads = requested_threads(argv)
     import numpy as np
     import torch
     import torch_mist
