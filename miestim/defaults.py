@@ -54,8 +54,8 @@ CMINE_SPLIT = (0.6, 0.2, 0.2)
 #: (``python -m benchmarks auto --folds K``, seeds 0-4): 3 folds meet every target of the benchmark, as 5 do,
 #: in 0.6-0.75 of the time (spiral 8.1 s against 12.5 s per estimate).
 CROSSFIT_FOLDS = 3
-#: The critic families of the chain rule's two MI terms, and of ``decompose``'s MIs: the closed-form ones of
-#: ``estimate_mi(estimator="auto")``'s race that model a Gaussian, of the normal scores and of the data as given.
+#: The critic families of the chain rule's two MI terms, and of ``decompose``'s MIs: the closed-form Gaussian
+#: critics of the normal scores and of the data as given (``miestim.crossfit.FAMILIES``' "gaussian" and "linear").
 #: The trained families are left out for time: the race of all four, fold by fold, took 177 s for one term at
 #: n = 80,000 (d = 5 chain, one thread; every fold kept the Gaussian critic) against a 60 s budget for both terms.
 #: The linear family is what carries a 20-dimensional non-Gaussian Z (``python -m benchmarks cmi-chain --parts
