@@ -86,20 +86,24 @@ def cmi_task(dim: int, target: str) -> Task:
 BEYOND_KEYS = tuple(judged.task.name for judged in beyond_gaussian())
 
 
+def _chosen(entries: Iterable[tuple[Any, int]], keys: Iterable[str] | None, known: tuple[str, ...], what: str, transform: str) -> list[Task]:
+    """The ``(sampler, n)`` entries whose name is in ``keys`` (all when ``None``), as comparison tasks labelled ``transform``."""
+    chosen = known if keys is None else tuple(keys)
+    unknown = sorted(set(chosen) - set(known))
+    if unknown:
+        raise ValueError(f"unknown {what} task(s) {unknown}; choose from {list(known)}.")
+    # The truth is computed only for the chosen (the scale mixture's takes seconds). The Gaussian-copula plug-in is
+    # the true model exactly where the task is a Gaussian.
+    return [
+        Task(s.name, "mi", s.dim_x, s.mutual_information, transform, s, copula="gaussian" if isinstance(s, GaussianTask) else "other", n=n)
+        for s, n in entries
+        if s.name in chosen
+    ]
+
+
 def beyond_tasks(keys: Iterable[str] | None = None) -> list[Task]:
     """The beyond-Gaussian tasks (all, or those whose key is in ``keys``), each with its own ``n``."""
-    chosen = BEYOND_KEYS if keys is None else tuple(keys)
-    unknown = sorted(set(chosen) - set(BEYOND_KEYS))
-    if unknown:
-        raise ValueError(f"unknown beyond-Gaussian task(s) {unknown}; choose from {list(BEYOND_KEYS)}.")
-    tasks = []
-    for judged in beyond_gaussian():
-        sampler = judged.task
-        if sampler.name in chosen:
-            # The Gaussian-copula plug-in is the true model exactly where the task is a Gaussian.
-            copula = "gaussian" if isinstance(sampler, GaussianTask) else "other"
-            tasks.append(Task(sampler.name, "mi", sampler.dim_x, sampler.mutual_information, "beyond-gaussian", sampler, copula=copula, n=judged.n))
-    return tasks
+    return _chosen(((judged.task, judged.n) for judged in beyond_gaussian()), keys, BEYOND_KEYS, "beyond-Gaussian", "beyond-gaussian")
 
 
 #: Issue 30's tasks in :func:`benchmarks.auto._gap_tasks`'s order, and their bars for the default: (kind, bar).
@@ -109,16 +113,7 @@ GAP_BARS = {sampler.name: (kind, bar) for sampler, _, kind, bar in _gap_tasks()}
 
 def gap_tasks(keys: Iterable[str] | None = None) -> list[Task]:
     """Issue 30's tasks (all, or those whose key is in ``keys``), each with its own ``n``; the list lives in ``benchmarks.auto``."""
-    chosen = GAP_KEYS if keys is None else tuple(keys)
-    unknown = sorted(set(chosen) - set(GAP_KEYS))
-    if unknown:
-        raise ValueError(f"unknown issue-30 task(s) {unknown}; choose from {list(GAP_KEYS)}.")
-    tasks = []
-    for sampler, n, _, _ in _gap_tasks():
-        if sampler.name in chosen:  # the truth is computed only for the chosen (the scale mixture's takes seconds)
-            copula = "gaussian" if isinstance(sampler, GaussianTask) else "other"
-            tasks.append(Task(sampler.name, "mi", sampler.dim_x, sampler.mutual_information, GAPS, sampler, copula=copula, n=n))
-    return tasks
+    return _chosen(((sampler, n) for sampler, n, *_ in _gap_tasks()), keys, GAP_KEYS, "issue-30", GAPS)
 
 
 def grid_tasks(dims: Iterable[int] = DIMS, mis: Iterable[float] = MIS, transforms: Iterable[str] = TRANSFORMS) -> list[Task]:
