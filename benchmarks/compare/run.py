@@ -413,7 +413,7 @@ what it scores:
 
 | library | estimators | trains on | estimate scored on |
 |---|---|---|---|
-| miestim (default) | `estimate_mi(x, y)`: `estimator="auto"`, critic families chosen on validation, 3-fold cross-fit | per fold, 58% of the rows (8% more for the choice and early stopping) | every row once, by the critic of the fold that held it out; when every fold keeps the Gaussian copula, every row in-sample, less the fit's analytic bias (Ince et al. 2017) |
+| miestim (default) | `estimate_mi(x, y)`: `estimator="auto"`, critic families chosen on validation, 3-fold cross-fit | per fold, 58% of the rows (8% more for the choice and early stopping) | every row once, by the critic of the fold that held it out; when every fold keeps the Gaussian copula, every row in-sample, less the fit's analytic bias (Ince et al. 2017); when every fold keeps the k-NN critic, every row leave-one-out |
 | miestim (named) | `estimate_mi(x, y, estimator=...)` defaults (SMILE τ=5, InfoNCE, ...; separable critic) | 70% (10% more for early stopping) | the held-out 20% test split |
 | torch-mist 0.2.17 | `estimate_mi(train, estimator=..., test_data=test)` defaults (SMILE by default, joint critic [128], batch 128, ≤ 5,000 iterations) | the first 80% of the rows (10% of it for early stopping) | the last 20% (its `test_data`); without `test_data` torch-mist scores the rows it trained on — that number is in brackets |
 | bmi 0.1.3 | InfoNCE, NWJ, DV, MINE defaults (MLP 16-8, lr 0.1, batch 256, ≤ 10,000 steps) | a random 50%, after standardising on all rows | the *largest* of its estimates on the other 50% taken every 250 steps (that half also stops training) |

@@ -77,6 +77,27 @@ class KSGCritic(Critic):
         scores = self._offset - digamma(n_x + 1) - digamma(n_y + 1)
         return torch.from_numpy(scores).to(x.device, torch.float32)
 
+    def leave_one_out_scores(self) -> torch.Tensor:
+        r"""Each reference pair's score with itself left out of the reference rows: KSG's own summands on the ``M`` rows.
+
+        A row's neighbour search runs over the other :math:`M - 1` rows, so the query is again
+        the :math:`M`-th point and :math:`f_i = \psi(k) + \psi(M) - \psi(n_{x,i} + 1) - \psi(n_{y,i} + 1)`,
+        whose mean is KSG's first estimator on all the rows. No row is scored by a search that
+        contains it, so the scores are held out in the sense the estimate needs, and every row
+        is a reference for the others: the bias of KSG falls with the number of reference rows.
+
+        Returns:
+            ``(M,)`` float64 scores, in the order of the reference rows.
+        """
+        joint = self._joint.data
+        # The k + 1-th neighbour of a reference row is its k-th other one: the row itself is at distance 0.
+        distance, _ = self._joint.query(joint, k=[self.k + 1], p=np.inf)
+        radius = np.nextafter(distance[:, 0], 0.0)
+        n_x = self._x.query_ball_point(self._x.data, radius, p=np.inf, return_length=True) - 1
+        n_y = self._y.query_ball_point(self._y.data, radius, p=np.inf, return_length=True) - 1
+        offset = float(digamma(self.k) + digamma(self.n_reference))
+        return torch.from_numpy(offset - digamma(n_x + 1) - digamma(n_y + 1))
+
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         n, m = x.shape[0], y.shape[0]
         return self.pair_scores(x.repeat_interleave(m, dim=0), y.repeat(n, 1)).reshape(n, m)

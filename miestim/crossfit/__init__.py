@@ -15,7 +15,7 @@ from .elliptical import EllipticalFamily
 from .family import CriticFamily, Fitted, Fold, InSampleReadout, RaceSettings
 from .folds import fold_splits
 from .gaussian import GaussianFamily, LinearFamily, plug_in_bias
-from .knn import KNNFamily
+from .knn import KNNFamily, split_half_stderr
 from .neural import JointFamily, SeparableFamily
 from .race import FoldReport, choose, crossfit_rows, in_sample_readout, trained_gain
 from .residual import ResidualFamily, StackedResidualCritics
@@ -41,6 +41,7 @@ __all__ = [
     "crossfit_rows",
     "fold_splits",
     "in_sample_readout",
+    "split_half_stderr",
     "plug_in_bias",
     "resolve_families",
     "trained_gain",

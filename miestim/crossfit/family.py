@@ -101,19 +101,24 @@ class Fitted:
 
 @dataclass(frozen=True)
 class InSampleReadout:
-    """A family's analytically bias-corrected readout on every row: what replaces the held-out one when every fold kept the family.
+    """A family's readout on every row, analytically bias-corrected or leave-one-out: what replaces the held-out one when every fold kept the family.
 
     Attributes:
-        values: ``(n,)`` float64 per-row values whose mean is the corrected estimate (nats).
+        values: ``(n,)`` float64 per-row values whose mean is the estimate (nats).
         critic: the critic fitted on all the rows, whose log ratios (less the correction) the values are.
-        correction: the bias subtracted from each row's score (nats).
+        correction: the bias subtracted from each row's score (nats; 0 for a leave-one-out readout).
         description: how the value was computed, for ``result.evaluated_on``.
+        readout: what the values are, for ``result.extra["readout"]``.
+        stderr: the estimate's standard error where the values' own would misstate it (their
+            rows dependent), or ``None``: the values' standard error.
     """
 
     values: torch.Tensor
     critic: Critic
     correction: float
     description: str
+    readout: str = "in-sample, bias-corrected"
+    stderr: float | None = None
 
 
 @dataclass(frozen=True)
@@ -186,12 +191,16 @@ class CriticFamily(ABC):
     def in_sample_readout(self, x: torch.Tensor, y: torch.Tensor) -> InSampleReadout | None:
         """The family's bias-corrected readout fitted on all the (scaled) rows, or ``None`` (default) where it has none.
 
-        Only a family whose in-sample bias is known in closed form may give one: when every fold of
-        a race kept the family, its value replaces the held-out mean, which pays for fitting on a
-        fold's training rows only. The per-row values must still carry the estimate's sampling
-        noise, as the stderr is their standard error.
+        Only a family whose in-sample bias is known in closed form, or whose rows are each scored
+        without themselves (leave-one-out), may give one: when every fold of a race kept the family,
+        its value replaces the held-out mean, which pays for fitting on a fold's training rows only. The per-row values must still carry the estimate's sampling
+        noise, as the stderr is their standard error unless the readout gives its own.
         """
         return None
+
+    def held_out_readout(self) -> CriticFamily:
+        """The family with its :meth:`in_sample_readout` off, for estimates whose rows must all be held out (default: itself, having none)."""
+        return self
 
     def view(self, fold: Fold) -> Fold:
         """The fold as this family sees it: as prepared, or the data as given (:meth:`Fold.rescaled`) for a family that reads it so."""

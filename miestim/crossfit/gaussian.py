@@ -120,6 +120,9 @@ class GaussianFamily(CriticFamily):
         )
         return InSampleReadout(values, critic, correction, description)
 
+    def held_out_readout(self) -> GaussianFamily:
+        return type(self)(bias_corrected=False)
+
     def __repr__(self) -> str:
         return f"GaussianFamily(bias_corrected={self.bias_corrected})"
 

@@ -61,7 +61,7 @@ def crossfit_result(
 ) -> EstimateResult:
     """The result of a cross-fitted estimate from its per-row values (every row held out once), the same on every rank.
 
-    With ``in_sample``, its bias-corrected values replace the held-out ones (``extra["readout"]``
+    With ``in_sample``, its values (bias-corrected or leave-one-out) replace the held-out ones (``extra["readout"]``
     says which was read out; ``extra["held_out"]`` keeps the held-out value and stderr either way).
     """
     held_out = summarize_rows(values)
@@ -69,8 +69,10 @@ def crossfit_result(
     extra = extra | {"readout": "held-out", "held_out": held_out}
     if in_sample is not None:
         values, critics, evaluated_on = in_sample.values, [in_sample.critic], in_sample.description
-        extra |= {"readout": "in-sample, bias-corrected", "bias_correction": in_sample.correction}
+        extra |= {"readout": in_sample.readout, "bias_correction": in_sample.correction}
     value, stderr = summarize_rows(values)
+    if in_sample is not None and in_sample.stderr is not None:
+        stderr = in_sample.stderr
     if distributed:
         # Every rank ran the same deterministic computation; rank 0's numbers are the result.
         value, stderr = broadcast_values([value, stderr])

@@ -250,7 +250,7 @@ def _plan(
 
 
 def _held_out(families: Sequence[str | CriticFamily]) -> tuple[str | CriticFamily, ...]:
-    """The MI families with every closed-form Gaussian one named held out: its readout stays on held-out rows (an instance is kept as given).
+    """The MI families, each one named with its in-sample readout off (:meth:`~miestim.crossfit.CriticFamily.held_out_readout`): its readout stays on held-out rows (an instance is kept as given).
 
     The terms are paired differences of two MIs' per-row values. In-sample rows of two nested
     Gaussian fits nearly cancel, so the paired stderr of a zero difference would miss its
@@ -261,7 +261,7 @@ def _held_out(families: Sequence[str | CriticFamily]) -> tuple[str | CriticFamil
 
     def held_out(family: str | CriticFamily) -> str | CriticFamily:
         named = FAMILIES.get(family.lower()) if isinstance(family, str) else None
-        return named(bias_corrected=False) if named is not None and issubclass(named, GaussianFamily) else family
+        return named().held_out_readout() if named is not None else family
 
     given = next((f for f in families if isinstance(f, GaussianFamily) and f.name == "gaussian"), None)
     rest = tuple(held_out(f) for f in families if f is not given and not (isinstance(f, str) and f.lower() == "gaussian"))
@@ -321,8 +321,9 @@ def decompose(
         cmi_estimator: ``"cmine"`` (the only CMI estimator).
         mi_kwargs: more arguments for :func:`~miestim.estimate_mi` (e.g. ``max_steps``). With
             ``mi_estimator="auto"`` every MI keeps its held-out readout: the families ``"gaussian"``
-            and ``"linear"``, named or implied, are built with ``bias_corrected=False``, as the terms'
-            paired stderr needs held-out rows (pass an instance to override).
+            and ``"linear"``, named or implied, are built with ``bias_corrected=False`` and ``"knn"``
+            with ``leave_one_out=False``, as the terms' paired stderr needs held-out rows (pass an
+            instance to override).
         cmi_kwargs: ``method="cmi"`` only (refused otherwise): more arguments for :func:`~miestim.estimate_cmi` (e.g. ``k``, ``hidden``);
             the CMI readout defaults to ``"mean_log_ratio"`` here (lower variance than DV,
             which matters in differences; see :func:`~miestim.estimate_cmi`).

@@ -11,6 +11,7 @@ import torch
 import miestim
 from miestim.critics import KSGCritic
 from miestim.crossfit import choose
+from miestim.scaling import RankGaussianizer
 from miestim.tasks import AdditiveUniformTask
 
 
@@ -62,6 +63,32 @@ def test_bad_reference_rows_are_refused(x, y, k, error, match):
         KSGCritic(x, y, k=k)
 
 
+def _brute_force_ksg(x: np.ndarray, y: np.ndarray, k: int) -> float:
+    """KSG's first estimator from all pairwise max-norm distances: the definition, written without a tree."""
+    from scipy.special import digamma
+
+    dx, dy = (np.abs(v[:, None, :] - v[None, :, :]).max(axis=2) for v in (x, y))
+    joint = np.maximum(dx, dy)
+    np.fill_diagonal(joint, np.inf)
+    eps = np.sort(joint, axis=1)[:, k - 1]
+    np.fill_diagonal(dx, np.inf)
+    np.fill_diagonal(dy, np.inf)
+    n_x, n_y = (dx < eps[:, None]).sum(axis=1), (dy < eps[:, None]).sum(axis=1)
+    return float(digamma(k) + digamma(len(x)) - np.mean(digamma(n_x + 1) + digamma(n_y + 1)))
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+def test_leave_one_out_scores_are_each_row_scored_by_the_others(k):
+    x, y = _pairs(miestim.gaussian.CorrelatedGaussianTask(dim=2, mi=1.0), 80, seed=0)
+    scores = KSGCritic(x, y, k=k).leave_one_out_scores()
+    assert scores.shape == (80,) and scores.dtype == torch.float64
+    for i in (0, 31, 79):
+        others = torch.arange(80) != i
+        alone = KSGCritic(x[others], y[others], k=k).pair_scores(x[i : i + 1], y[i : i + 1])
+        assert float(alone) == pytest.approx(float(scores[i]), abs=1e-5)
+    assert float(scores.mean()) == pytest.approx(_brute_force_ksg(x.double().numpy(), y.double().numpy(), k), abs=1e-9)
+
+
 def _rows(mean: float, noise: torch.Tensor) -> torch.Tensor:
     return (mean + noise).double()
 
@@ -84,8 +111,13 @@ def test_auto_keeps_the_knn_critic_for_bounded_noise_in_one_dimension():
     res = miestim.estimate_mi(x, y, max_steps=300, progress=False)
     assert res.extra["families"] == ["knn", "knn", "knn"]
     assert all(set(v) == {"gaussian", "knn", "elliptical", "residual"} for v in res.extra["validation"])
-    # The kept critics are rebuilt on every non-test row of their fold: 2,000 of the 3,000.
-    assert [c.n_reference for c in res.estimator] == [2000, 2000, 2000]
+    # Every fold kept it, so every row is scored against all the others, with KSG's k = 3.
+    assert res.extra["readout"] == "leave-one-out" and res.evaluated_on.startswith("all 3000 rows, leave-one-out")
+    assert [(c.n_reference, c.k) for c in res.estimator] == [(3000, 3)] and res.row_values.numel() == 3000
+    scaled = (RankGaussianizer(torch.as_tensor(v))(torch.as_tensor(v)).double().numpy() for v in (x, y))
+    assert res.value == pytest.approx(_brute_force_ksg(*scaled, 3), abs=1e-5)
+    # The held-out readout (the fold's critics rebuilt on its 2,000 non-test rows) is kept beside it.
+    assert res.extra["held_out"][0] != res.value
     # KSG reads bounded noise a few hundredths low at this size; 4 standard errors more is noise.
     assert task.mutual_information - 0.06 - 4 * res.stderr < res.value < task.mutual_information + 4 * res.stderr
 
@@ -97,3 +129,23 @@ def test_the_knn_family_is_raced_by_default_in_few_dimensions_only():
     res = miestim.estimate_mi(x, y, families=("gaussian", "knn"), progress=False)
     assert all(set(v) == {"gaussian", "knn"} for v in res.extra["validation"])
     assert np.isfinite(res.value)
+
+
+def test_split_half_stderr_matches_the_spread_over_samples_and_leaves_global_rngs_alone():
+    from miestim.crossfit.knn import split_half_stderr
+
+    task = miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=1.0)
+    state = torch.get_rng_state()
+    estimates, stderrs, own = [], [], []
+    for seed in range(40):
+        x, y = _pairs(task, 1000, seed=seed)
+        scores = KSGCritic(x, y, k=3).leave_one_out_scores()
+        estimates.append(float(scores.mean()))
+        own.append(float(scores.std() / math.sqrt(1000)))
+        stderrs.append(split_half_stderr(x, y, k=3))
+    assert torch.equal(torch.get_rng_state(), state)
+    spread = float(np.std(estimates, ddof=1))
+    # 40 samples know the spread to about 11%; the scores' own stderr is 0.8 of it (shared neighbours).
+    assert 0.8 < np.mean(stderrs) / spread < 1.25, (np.mean(stderrs), spread)
+    assert np.mean(stderrs) > np.mean(own)
+    assert split_half_stderr(x, y, k=3) == stderrs[-1]

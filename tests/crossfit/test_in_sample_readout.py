@@ -67,7 +67,11 @@ def test_the_race_reads_it_out_only_when_every_fold_kept_a_family_that_has_one()
     scaled = RankGaussianizer(x)(x), RankGaussianizer(y)(y)
     assert kept is not None and torch.equal(kept.values, GaussianFamily().in_sample_readout(*scaled).values)  # type: ignore[union-attr]
     assert in_sample_readout(x, y, families=families, reports=[_report("gaussian"), _report("knn")], scaler=RankGaussianizer) is None
-    assert in_sample_readout(x, y, families=families, reports=[_report("knn")] * 3, scaler=RankGaussianizer) is None
+    knn = in_sample_readout(x, y, families=families, reports=[_report("knn")] * 3, scaler=RankGaussianizer)
+    assert knn is not None and knn.readout == "leave-one-out" and knn.correction == 0.0
+    assert torch.equal(knn.values, miestim.critics.KSGCritic(*scaled, k=3).leave_one_out_scores())
+    held_out = (GaussianFamily(), miestim.crossfit.KNNFamily(leave_one_out=False))
+    assert in_sample_readout(x, y, families=held_out, reports=[_report("knn")] * 3, scaler=RankGaussianizer) is None
 
 
 def test_the_corrected_readout_is_unbiased_where_the_held_out_one_is_not_and_its_stderr_is_honest():

@@ -11,7 +11,7 @@ from sklearn.covariance import ledoit_wolf
 
 import miestim
 from miestim.critics import GaussianCopulaCritic, JointResidualCritic, SeparableResidualCritic
-from miestim.crossfit import fold_splits
+from miestim.crossfit import choose, fold_splits
 from miestim.heldout import summarize_rows
 
 
@@ -203,7 +203,8 @@ def test_losing_needs_the_baseline_rows():
 
 def test_knn_family_defaults_and_its_final_critic_keep_k():
     family = miestim.crossfit.KNNFamily()
-    assert repr(family) == "KNNFamily(k=3, max_dim=4, block=64)" and family.validation_block(4096) == 64
+    assert repr(family) == "KNNFamily(k=3, max_dim=4, block=64, leave_one_out=True)" and family.validation_block(4096) == 64
+    assert repr(family.held_out_readout()) == "KNNFamily(k=3, max_dim=4, block=64, leave_one_out=False)"
     x, y = torch.randn(40, 1), torch.randn(40, 1)
     rows = next(iter(fold_splits(40, 2, 0.25, generator=torch.Generator().manual_seed(0))))
     fold = miestim.crossfit.Fold(x, y, rows, None, None, x[rows.validation], y[rows.validation])
@@ -271,3 +272,35 @@ def test_the_screen_drops_a_trained_family_that_an_untrained_one_beats_or_that_d
     # One only level with it (a spiral's residual critic at 200 steps, still learning) trains on.
     level = replace(fold, reference_rows=better + 0.001 * torch.randn(400, generator=gen, dtype=torch.float64))
     assert not _losing(level, better, SCREEN_EVALUATIONS)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"k": 0}, "k must be"),
+        ({"max_dim": 0}, "max_dim must be"),
+        ({"block": 1.5}, "block must be"),
+        ({"leave_one_out": 1}, "leave_one_out must be"),
+    ],
+)
+def test_knn_family_refuses_bad_options_naming_them(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        miestim.crossfit.KNNFamily(**kwargs)
+
+
+def test_a_trained_family_reading_below_an_untrained_one_is_not_kept():
+    from miestim.crossfit.race import _reading_check
+
+    by_name = {"gaussian": miestim.crossfit.GaussianFamily(), "knn": miestim.crossfit.KNNFamily(), "residual": miestim.crossfit.ResidualFamily()}
+    noise = torch.randn(500, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    # Paired rows: the residual critic's JS objective beats both others by far more than two standard errors.
+    js = {"gaussian": -1.30 + noise, "knn": -1.28 + noise, "residual": -1.24 + noise}
+    assert choose(js) == "residual"
+    # ... but it reads below the k-NN critic (additive uniform noise of half-width 0.75): the k-NN critic is kept.
+    assert _reading_check("residual", js, {"gaussian": 0.15, "knn": 0.29, "residual": 0.23}, by_name) == "knn"
+    # Of the untrained families reading above it, the race's own rule picks: here the JS objective favours knn.
+    assert _reading_check("residual", js, {"gaussian": 0.30, "knn": 0.29, "residual": 0.23}, by_name) == "knn"
+    assert _reading_check("residual", js, {"gaussian": 0.30, "knn": 0.20, "residual": 0.23}, by_name) == "gaussian"
+    # Reading at least as high as every untrained family, or being untrained itself, keeps the choice.
+    assert _reading_check("residual", js, {"gaussian": 0.15, "knn": 0.23, "residual": 0.23}, by_name) == "residual"
+    assert _reading_check("gaussian", js, {"gaussian": 0.15, "knn": 0.29, "residual": 0.40}, by_name) == "gaussian"

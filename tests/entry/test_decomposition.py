@@ -266,3 +266,13 @@ def test_every_mi_of_a_decomposition_is_read_out_on_held_out_rows(mi_kwargs):
     # A Gaussian family given as an instance is the user's choice, kept as given.
     own = miestim.decompose({"t": z[:, :2], "a": z[:, 2:4]}, z[:, 4], mi_kwargs={"families": [miestim.crossfit.GaussianFamily()]}, progress=False)
     assert {r.extra["readout"] for r in own.components.values()} == {"in-sample, bias-corrected"}
+
+
+def test_every_named_family_with_an_in_sample_readout_is_built_held_out():
+    from miestim.entry.decomposition import _held_out
+
+    gaussian, linear, knn, residual = _held_out(("Gaussian", "linear", "knn", "residual"))
+    assert (gaussian.bias_corrected, linear.bias_corrected, knn.leave_one_out) == (False, False, False)
+    assert isinstance(linear, miestim.crossfit.LinearFamily) and isinstance(residual, miestim.crossfit.ResidualFamily)
+    own = miestim.crossfit.KNNFamily()
+    assert _held_out(("gaussian", own))[1] is own
