@@ -260,7 +260,7 @@ def _held_out(families: Sequence[str | CriticFamily]) -> tuple[str | CriticFamil
         return families  # type: ignore[return-value]  # estimate_mi's own check names the error
 
     def held_out(family: str | CriticFamily) -> str | CriticFamily:
-        named = FAMILIES.get(family.lower())() if isinstance(family, str) and family.lower() in FAMILIES else None
+        named = FAMILIES[family.lower()]() if isinstance(family, str) and family.lower() in FAMILIES else None
         held = named.held_out_readout() if named is not None else None
         return held if held is not None and held is not named else family  # a family with no in-sample readout keeps its name
 
