@@ -156,7 +156,11 @@ def test_jointly_permuted_samples_agree_within_the_combined_standard_error(seed)
     a, b = base_mi(), miestim.estimate_mi(X[perm], Y[perm], **MI)
     combined = math.hypot(a.stderr, b.stderr)
     assert abs(a.value - b.value) <= 4 * combined, (a, b)
-    assert a.value != b.value  # not exact: the seeded split permutes row positions, not samples
+    # Not exact: the seeded split permutes row positions, not samples. (Where every fold of both keeps a family with
+    # an in-sample readout, the value is of all rows and agrees exactly; the held-out one still differs.)
+    assert a.extra["held_out"][0] != b.extra["held_out"][0]
+    if a.extra["readout"] == b.extra["readout"] == "in-sample, bias-corrected":
+        assert a.value == pytest.approx(b.value, abs=1e-12)
 
 
 @pytest.mark.usefixtures("one_thread")
