@@ -149,3 +149,24 @@ def test_split_half_stderr_matches_the_spread_over_samples_and_leaves_global_rng
     assert 0.8 < np.mean(stderrs) / spread < 1.25, (np.mean(stderrs), spread)
     assert np.mean(stderrs) > np.mean(own)
     assert split_half_stderr(x, y, k=3) == stderrs[-1]
+
+
+def test_split_half_stderr_above_its_row_cap_halves_a_subsample_and_scales_it(monkeypatch):
+    import miestim.crossfit.knn as knn_family
+
+    x, y = _pairs(miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=1.0), 3200, seed=0)
+    full = knn_family.split_half_stderr(x, y, k=3)
+    monkeypatch.setattr(knn_family, "SPLIT_HALF_ROWS", 200)
+    capped = knn_family.split_half_stderr(x, y, k=3)
+    # The variance of 200 rows' estimate is 16 times that of 3,200 rows': unscaled, the ratio would be near 4;
+    # each stderr is known to about 16% (20 halvings), the capped one less well (its halves have 100 rows).
+    assert 0.5 < capped / full < 2.0, (capped, full)
+
+
+def test_the_knn_familys_leave_one_out_readout_uses_its_k():
+    x, y = _pairs(miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=1.0), 400, seed=0)
+    readout = miestim.crossfit.KNNFamily(k=5).in_sample_readout(x, y)
+    assert readout is not None and readout.critic.k == 5 and readout.readout == "leave-one-out"
+    assert torch.equal(readout.values, KSGCritic(x, y, k=5).leave_one_out_scores())
+    assert readout.stderr == miestim.crossfit.split_half_stderr(x, y, k=5)
+    assert miestim.crossfit.KNNFamily(k=5).in_sample_readout(x[:23], y[:23]) is None  # too few rows to halve for k = 5
