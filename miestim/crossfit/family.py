@@ -189,12 +189,13 @@ class CriticFamily(ABC):
         return eval_batch_size
 
     def in_sample_readout(self, x: torch.Tensor, y: torch.Tensor) -> InSampleReadout | None:
-        """The family's bias-corrected readout fitted on all the (scaled) rows, or ``None`` (default) where it has none.
+        """The family's readout on all the (scaled) rows, bias-corrected or leave-one-out, or ``None`` (default) where it has none.
 
         Only a family whose in-sample bias is known in closed form, or whose rows are each scored
-        without themselves (leave-one-out), may give one: when every fold of a race kept the family,
-        its value replaces the held-out mean, which pays for fitting on a fold's training rows only. The per-row values must still carry the estimate's sampling
-        noise, as the stderr is their standard error unless the readout gives its own.
+        without themselves (leave-one-out), may give one: when every fold of a race kept the
+        family, its value replaces the held-out mean, which pays for fitting on a fold's training
+        rows only. The per-row values must still carry the estimate's sampling noise, as the
+        stderr is their standard error unless the readout gives its own.
         """
         return None
 

@@ -103,7 +103,7 @@ class KNNFamily(CriticFamily):
         return InSampleReadout(critic.leave_one_out_scores(), critic, 0.0, description, readout="leave-one-out", stderr=stderr)
 
     def held_out_readout(self) -> KNNFamily:
-        return KNNFamily(self.k, self.max_dim, self.block, leave_one_out=False)
+        return type(self)(self.k, self.max_dim, self.block, leave_one_out=False)
 
     def __repr__(self) -> str:
         return f"KNNFamily(k={self.k}, max_dim={self.max_dim}, block={self.block}, leave_one_out={self.leave_one_out})"
