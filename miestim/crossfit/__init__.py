@@ -41,9 +41,9 @@ __all__ = [
     "crossfit_rows",
     "fold_splits",
     "in_sample_readout",
-    "split_half_stderr",
     "plug_in_bias",
     "resolve_families",
+    "split_half_stderr",
     "trained_gain",
 ]
 
