@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol
 
 import torch
 
 from ._reduction import column_sum
 from ._validation import did_you_mean
 
-__all__ = ["SCALERS", "RankGaussianizer", "Scaler", "Standardizer", "resolve_scaler", "take_rows"]
+__all__ = ["SCALERS", "FittedScaler", "RankGaussianizer", "Scaler", "Standardizer", "resolve_scaler", "take_rows"]
 
 
 # Elements per block when fitting or applying a scaler: bounds the temporaries (float64 sums,
@@ -108,7 +109,13 @@ def resolve_scaler(standardize: bool | str) -> type[Standardizer | RankGaussiani
 Scaler = Standardizer | RankGaussianizer
 
 
-def take_rows(data: torch.Tensor, rows: torch.Tensor, scaler: Scaler | None = None) -> torch.Tensor:
+class FittedScaler(Protocol):
+    """What a fold applies to its rows: a map fitted on training rows (a :data:`Scaler`, or a family's own, such as the ica family's unmixing)."""
+
+    def __call__(self, data: torch.Tensor) -> torch.Tensor: ...
+
+
+def take_rows(data: torch.Tensor, rows: torch.Tensor, scaler: FittedScaler | None = None) -> torch.Tensor:
     """``scaler(data[rows])`` (or ``data[rows]``), computed block by block into one new tensor.
 
     For a training batch this is one gather and one transform; for a whole split it bounds

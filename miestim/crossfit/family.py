@@ -15,7 +15,7 @@ import torch
 from ..critics import Critic
 from ..defaults import CROSSFIT_TRAINING, Training
 from ..result import TrainingHistory
-from ..scaling import Scaler, take_rows
+from ..scaling import FittedScaler, take_rows
 from ..training import Split
 
 __all__ = ["CriticFamily", "Fitted", "Fold", "InSampleReadout", "RaceSettings"]
@@ -40,8 +40,8 @@ class Fold:
     x: torch.Tensor
     y: torch.Tensor
     rows: Split
-    sx: Scaler | None
-    sy: Scaler | None
+    sx: FittedScaler | None
+    sy: FittedScaler | None
     x_val: torch.Tensor
     y_val: torch.Tensor
     baseline: Critic | None = None
@@ -57,10 +57,12 @@ class Fold:
         rows = Split(torch.arange(n), torch.arange(n, n + m), torch.arange(0))
         return cls(torch.cat([x_train, x_val]), torch.cat([y_train, y_val]), rows, None, None, x_val, y_val, baseline)
 
-    def rescaled(self, scaler: type[Scaler] | None) -> Fold:
+    def rescaled(self, scaler: Callable[..., FittedScaler] | None) -> Fold:
         """The fold as a family that scales the data its own way sees it: ``scaler``'s (fitted on the training rows), or none.
 
-        ``None`` gives the data as given; the validation rows are scaled to match.
+        ``scaler`` is called as ``scaler(data, rows=train)``, as a scaler class is (or a partial of
+        one with its options); ``None`` gives the data as given. The validation rows are scaled to
+        match.
         """
         train, validation = self.rows.train, self.rows.validation
         sx, sy = (scaler(self.x, rows=train), scaler(self.y, rows=train)) if scaler is not None else (None, None)
@@ -91,12 +93,17 @@ class Fold:
 
 @dataclass(frozen=True)
 class Fitted:
-    """A family's critic for one fold, with its training trace (empty when nothing was trained), fitting time and, once the race scored them, its per-row validation JS terms."""
+    """A family's critic for one fold, with its training trace (empty when nothing was trained), fitting time and, once the race has them, its per-row validation JS terms and the fold as the family saw it.
+
+    ``seen`` (:meth:`CriticFamily.view`) is kept so that the race scores and reads out the critic
+    on the very rows it was fitted to see, without fitting a family's own scalers twice.
+    """
 
     critic: Critic
     history: TrainingHistory = field(default_factory=TrainingHistory)
     seconds: float = 0.0
     validation_rows: torch.Tensor | None = None
+    seen: Fold | None = None
 
 
 @dataclass(frozen=True)

@@ -167,7 +167,7 @@ def _prepare(
     critic = baseline.fit(*seen.training_rows(), seen.x_val, seen.y_val, generator=generator)
     # The JS rows only screen challengers against the baseline; alone, it needs none.
     baseline_rows = js_rows(critic, seen.x_val, seen.y_val, block_size=block) if screen else None
-    return replace(fold, baseline=critic, baseline_rows=baseline_rows), Fitted(critic, seconds=time.perf_counter() - start)
+    return replace(fold, baseline=critic, baseline_rows=baseline_rows), Fitted(critic, seconds=time.perf_counter() - start, seen=seen)
 
 
 def _validation_rows(family: CriticFamily, critic: Critic, seen: Fold, eval_batch_size: int) -> torch.Tensor:
@@ -188,20 +188,24 @@ def _fit_all(folds: list[Fold], families: Sequence[CriticFamily], *, generator: 
     for family in (f for f in families if not f.trained):
         views = [family.view(fold) for fold in folds]
         fits = family.fit_folds(views, generator=generator, settings=settings)
-        fitted[family.name] = [replace(fit, validation_rows=_validation_rows(family, fit.critic, seen, block)) for fit, seen in zip(fits, views)]
+        fitted[family.name] = [
+            replace(fit, validation_rows=_validation_rows(family, fit.critic, seen, block), seen=seen) for fit, seen in zip(fits, views)
+        ]
     for k, fold in enumerate(folds):
         scored = [rows for rows in [fold.baseline_rows] + [fits[k].validation_rows for fits in fitted.values()] if rows is not None]
         if scored:
             folds[k] = replace(fold, reference_rows=max(scored, key=lambda rows: float(rows.mean())))
     for family in sorted((f for f in families if f.trained), key=lambda f: not f.lockstep):
-        fitted[family.name] = family.fit_folds([family.view(fold) for fold in folds], generator=generator, settings=settings)
+        views = [family.view(fold) for fold in folds]
+        fits = family.fit_folds(views, generator=generator, settings=settings)
+        fitted[family.name] = [replace(fit, seen=seen) for fit, seen in zip(fits, views)]
     return {family.name: fitted[family.name] for family in families}
 
 
 def _report(fold: Fold, families: Sequence[CriticFamily], fitted: dict[str, Fitted], eval_batch_size: int) -> tuple[FoldReport, Fold]:
     """Score every family's critic on the fold's validation rows, keep one by :func:`choose`, and report (with the fold as the kept family sees it)."""
     by_name = {family.name: family for family in families}
-    views = {family.name: family.view(fold) for family in families}
+    views = {name: f.seen for name, f in fitted.items() if f.seen is not None}  # every race fit keeps the fold it saw
     baseline = families[0].name
     val_rows = {baseline: fold.baseline_rows} if fold.baseline_rows is not None else {}
     for name, f in fitted.items():

@@ -138,6 +138,26 @@ def test_a_user_family_races_in_estimate_mi_and_can_be_kept():
     assert not math.isnan(res.stderr)
 
 
+@pytest.mark.parametrize("trained", [False, True])
+def test_the_race_fits_a_familys_view_of_each_fold_once(trained: bool):
+    """A view may fit scalers of its own (the ica family's unmixing): the race keeps the fold it fitted on, not a second fit."""
+    family_cls = _docs_family()
+    views: list[Fold] = []
+
+    class Viewed(family_cls):
+        name = "viewed"
+
+        def view(self, fold: Fold) -> Fold:
+            views.append(fold.rescaled(RankGaussianizer))
+            return views[-1]
+
+    Viewed.trained = trained
+    x, y = miestim.gaussian.CorrelatedGaussianTask(dim=1, mi=TRUE_MI).sample(900, seed=1)
+    res = miestim.estimate_mi(x, y, families=["gaussian", Viewed()], seed=0, progress=False)
+    assert len(views) == 3, "one view per fold"
+    assert all("viewed" in scores for scores in res.extra["validation"])
+
+
 def test_fold_from_tensors_is_training_rows_then_validation_rows_without_test_rows():
     x_train, y_train = torch.randn(7, 2), torch.randn(7, 1)
     x_val, y_val = torch.randn(3, 2), torch.randn(3, 1)
