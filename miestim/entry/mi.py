@@ -114,7 +114,10 @@ def estimate_mi(
             (see ``folds``). In each fold the Gaussian-copula critic
             (:class:`~miestim.critics.GaussianCopulaCritic`, the closed-form log density ratio of
             a Ledoit-Wolf Gaussian fitted to the training rows' normal scores) is fitted, and so
-            is each other family of ``families``: ``"elliptical"`` (default;
+            is each other family of ``families``: ``"ica"`` (default when the wider side has 2
+            to 10 columns; :class:`~miestim.crossfit.ICAFamily`, the same Gaussian-copula critic
+            of each side's independent components, for sides mixed after a coordinatewise map),
+            ``"elliptical"`` (default;
             :class:`~miestim.critics.EllipticalCritic`, an elliptical law of ``(x, y)`` whose
             radial laws are estimated in one dimension, fitted to the data as given: heavy
             tails and a common scale), ``"knn"`` (default when ``x`` and ``y`` have
@@ -138,7 +141,8 @@ def estimate_mi(
             critic, the readout is instead in-sample and bias-corrected: the Gaussian-copula
             critic fitted to all rows (sample covariance), less its bias in closed form
             (:func:`~miestim.crossfit.plug_in_bias`); ``GaussianFamily(bias_corrected=False)``
-            keeps the held-out readout. With more than 20,000 training rows a fold (twice
+            keeps the held-out readout (the ica family reads out the same way, on the
+            components of all rows). With more than 20,000 training rows a fold (twice
             :data:`~miestim.crossfit.race.SCREEN_ROWS`), the other families first race on a
             subsample of 10,000 of them, and only those that win some fold's subsample are fitted
             on the full folds. ``result.extra`` says which family each fold kept, every family's

@@ -113,7 +113,7 @@ def test_resolve_families_takes_names_and_instances_with_the_gaussian_baseline_f
     raced = resolve_families(["residual", user], x_dim=1, y_dim=1)
     assert [f.name for f in raced] == ["gaussian", "residual", "paired-gaussian"] and raced[2] is user
     assert [f.name for f in resolve_families(None, x_dim=1, y_dim=1)] == ["gaussian", "knn", "elliptical", "residual"]
-    assert [f.name for f in resolve_families(None, x_dim=3, y_dim=3)] == ["gaussian", "elliptical", "residual"]
+    assert [f.name for f in resolve_families(None, x_dim=3, y_dim=3)] == ["gaussian", "ica", "elliptical", "residual"]
     assert [f.name for f in resolve_families(["gaussian", "residual"], x_dim=1, y_dim=1)] == ["gaussian", "residual"]
     with pytest.raises(TypeError, match=r"families must hold names .* or CriticFamily instances; got 3 \(int\)"):
         resolve_families([3], x_dim=1, y_dim=1)
