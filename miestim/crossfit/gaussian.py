@@ -82,6 +82,8 @@ class GaussianFamily(CriticFamily):
     """
 
     name = "gaussian"
+    #: What the in-sample readout's Gaussian is fitted to, for its description.
+    fitted_to = "every row"
 
     def __init__(self, bias_corrected: bool = True) -> None:
         self.bias_corrected = check_bool(bias_corrected, name="bias_corrected")
@@ -115,7 +117,7 @@ class GaussianFamily(CriticFamily):
         values = _plug_in_rows(x, y, mean, cov) - correction
         critic = GaussianCopulaCritic(mean, cov, x_dim=x_dim).to(x.device)
         description = (
-            f"all {n} rows, in-sample and bias-corrected: the Gaussian-copula critic fitted to every row "
+            f"all {n} rows, in-sample and bias-corrected: the Gaussian-copula critic fitted to {self.fitted_to} "
             f"(sample covariance), less its analytic bias of {correction:.4g} nats (Ince et al. 2017); every fold's race kept it"
         )
         return InSampleReadout(values, critic, correction, description)

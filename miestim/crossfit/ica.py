@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from functools import partial
 
 import torch
@@ -20,10 +19,10 @@ _MAX_ITERATIONS = 100
 _TOLERANCE = 1e-4
 
 
-def _symmetric_orthogonalization(w: torch.Tensor) -> torch.Tensor:
-    """:math:`(W W^\\top)^{-1/2} W`: the orthogonal matrix nearest ``w``."""
-    values, vectors = torch.linalg.eigh(w @ w.T)
-    return vectors @ torch.diag(values.clamp_min(1e-300).rsqrt()) @ vectors.T @ w
+def _inverse_sqrt(spd: torch.Tensor) -> torch.Tensor:
+    """:math:`A^{-1/2}` of a symmetric positive-definite matrix: it whitens a scatter, and :math:`(W W^\\top)^{-1/2} W` is the orthogonal matrix nearest :math:`W`."""
+    values, vectors = torch.linalg.eigh(spd)
+    return vectors @ torch.diag(values.clamp_min(1e-300).rsqrt()) @ vectors.T
 
 
 def _fast_ica_rotation(white: torch.Tensor) -> torch.Tensor:
@@ -40,7 +39,8 @@ def _fast_ica_rotation(white: torch.Tensor) -> torch.Tensor:
     for _ in range(_MAX_ITERATIONS):
         u = white @ w.T
         bell = torch.exp(-u.pow(2) / 2)
-        update = _symmetric_orthogonalization((u * bell).T @ white / n - ((1 - u.pow(2)) * bell).mean(dim=0)[:, None] * w)
+        step = (u * bell).T @ white / n - ((1 - u.pow(2)) * bell).mean(dim=0)[:, None] * w
+        update = _inverse_sqrt(step @ step.T) @ step  # symmetric orthogonalisation
         converged = float((1 - (update * w).sum(dim=1).abs()).abs().max()) < _TOLERANCE
         w = update
         if converged:
@@ -94,10 +94,10 @@ class IndependentComponents:
         spread = torch.linalg.eigvalsh(centred.T @ centred)
         if float(spread.min()) <= 1e-10 * float(spread.max()):
             return identity  # a side of fewer dimensions than columns: Tyler's fixed point has no inverse
-        values, vectors = torch.linalg.eigh(tyler_shape(centred))
-        if not bool(torch.isfinite(values).all()) or float(values.min()) <= 0:
+        shape = tyler_shape(centred)
+        if not bool(torch.isfinite(shape).all()):
             return identity
-        whitening = vectors @ torch.diag(values.rsqrt()) @ vectors.T
+        whitening = _inverse_sqrt(shape)
         white = centred @ whitening
         # Tyler's shape fixes no scale; the contrast's bell wants components of about unit variance
         # (a robust spread of the cubed Gaussian's bulk, 0.3, failed to separate them).
@@ -138,6 +138,7 @@ class ICAFamily(GaussianFamily):
 
     name = "ica"
     scaled = False
+    fitted_to = "every row's independent components"
 
     def __init__(self, bias_corrected: bool = True, max_dim: int = 10, max_rows: int = 20_000) -> None:
         super().__init__(bias_corrected=bias_corrected)
@@ -155,13 +156,7 @@ class ICAFamily(GaussianFamily):
         if not self.bias_corrected:
             return None
         sx, sy = IndependentComponents(x, max_rows=self.max_rows), IndependentComponents(y, max_rows=self.max_rows)
-        readout = super().in_sample_readout(sx(x), sy(y))
-        if readout is None:
-            return None
-        description = readout.description.replace(
-            "the Gaussian-copula critic fitted to every row", "the Gaussian-copula critic fitted to every row's independent components"
-        )
-        return replace(readout, description=description)
+        return super().in_sample_readout(sx(x), sy(y))
 
     def held_out_readout(self) -> ICAFamily:
         return type(self)(bias_corrected=False, max_dim=self.max_dim, max_rows=self.max_rows)
